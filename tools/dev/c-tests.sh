@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The C unit tests, built twice: plain with -Werror, and with AddressSanitizer + UBSan.
+# Expects ./.venv (tools/dev/setup.sh) for meson, Cython and the pinned CUDA headers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PWD/.venv/bin:$PATH"
+python -m pip install -q meson ninja 'cython>=3.0.10' nvidia-cuda-runtime==13.0.96 nvidia-cuda-crt==13.0.88
+
+for variant in plain asan; do
+    dir="build-ci-$variant"
+    opts=(-Dwerror=true)
+    [ "$variant" = asan ] && opts+=(-Db_sanitize=address,undefined -Db_lundef=false)
+    [ -d "$dir" ] || meson setup "$dir" "${opts[@]}" >/dev/null
+    ninja -C "$dir" >/dev/null
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C "$dir" --print-errorlogs
+done
