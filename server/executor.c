@@ -1,0 +1,134 @@
+/* executor.c: op execution marked for the heartbeat thread, and that thread. */
+#include "executor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "bf_config.h"
+#include "bf_log.h"
+
+CUresult bf_srv_execute(bf_srv_session_t *session, bf_srv_call_t *call)
+{
+    bf_srv_handler_fn_t handler = bf_srv_handlers[call->op];
+    CUresult res;
+
+    /* One relaxed store on each side of the op keeps the hot path free of locks; the heartbeat
+     * thread only needs to see roughly when the op began. */
+    atomic_store_explicit(&session->busy_since_ns, bf_srv_now_ns(), memory_order_relaxed);
+    res = handler(session, call);
+    atomic_store_explicit(&session->busy_since_ns, 0, memory_order_relaxed);
+    return res;
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/*
+ * Sends one heartbeat if an op is still executing and has been for an interval. The check is
+ * repeated under the send lock: the main thread marks the op finished before it takes the lock to
+ * reply, so no heartbeat can follow the reply of the op it was meant for.
+ */
+static bf_status_t send_heartbeat(bf_srv_session_t *session, uint64_t interval_ns)
+{
+    const bf_proto_op_desc_t *desc = bf_proto_op(BF_OP_HEARTBEAT);
+    uint8_t fixed[BF_PROTO_MAX_FIXED];
+    bf_status_t status = BF_NOT_FOUND;
+
+    pthread_mutex_lock(&session->send_lock);
+    uint64_t busy_since = atomic_load_explicit(&session->busy_since_ns, memory_order_relaxed);
+    uint64_t now        = bf_srv_now_ns();
+    if (busy_since != 0 && now - busy_since >= interval_ns) {
+        bf_req_HEARTBEAT_t beat = {.sequence = session->heartbeat_sequence + 1};
+        size_t len = bf_proto_encode(&desc->request, &beat, fixed);
+        status = bf_tp_send_frame(session->conn, BF_OP_HEARTBEAT, BF_FRAME_POSTED, 0, fixed, len,
+                                  NULL, 0);
+        if (status == BF_OK)
+            session->heartbeat_sequence = beat.sequence;
+        else
+            bf_log_debug("heartbeat %" PRIu64 " not sent: %s", beat.sequence,
+                         bf_status_str(status));
+    }
+    pthread_mutex_unlock(&session->send_lock);
+    return status;
+}
+
+static void *heartbeat_main(void *arg)
+{
+    bf_srv_session_t *session = arg;
+    uint64_t interval_ms = (uint64_t)bf_config_get_long(BF_CONFIG_HEARTBEAT_INTERVAL_MS);
+    uint64_t interval_ns, last_sent_ns = 0;
+    /* Waking four times per interval bounds the lateness of a heartbeat to a quarter interval. */
+    uint64_t tick_ms;
+
+    if (interval_ms == 0)
+        interval_ms = 1;
+    interval_ns = interval_ms * 1000000ull;
+    tick_ms     = interval_ms >= 4 ? interval_ms / 4 : 1;
+
+    pthread_mutex_lock(&session->heartbeat_lock);
+    while (!session->heartbeat_stop) {
+        struct timespec deadline;
+        deadline_after(&deadline, tick_ms);
+        int rc = pthread_cond_timedwait(&session->heartbeat_wake, &session->heartbeat_lock,
+                                        &deadline);
+        if (session->heartbeat_stop)
+            break;
+        if (rc != ETIMEDOUT)
+            continue;
+
+        uint64_t busy_since = atomic_load_explicit(&session->busy_since_ns, memory_order_relaxed);
+        uint64_t now        = bf_srv_now_ns();
+        if (busy_since == 0 || now - busy_since < interval_ns || now - last_sent_ns < interval_ns)
+            continue;
+
+        /* Sending outside heartbeat_lock keeps bf_srv_heartbeat_stop from waiting on a send. */
+        pthread_mutex_unlock(&session->heartbeat_lock);
+        bf_status_t status = send_heartbeat(session, interval_ns);
+        pthread_mutex_lock(&session->heartbeat_lock);
+        if (status == BF_OK)
+            last_sent_ns = now;
+    }
+    pthread_mutex_unlock(&session->heartbeat_lock);
+    return NULL;
+}
+
+bf_status_t bf_srv_heartbeat_start(bf_srv_session_t *session)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    pthread_mutex_init(&session->heartbeat_lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&session->heartbeat_wake, &attr);
+    pthread_condattr_destroy(&attr);
+    session->heartbeat_stop = false;
+    rc = pthread_create(&session->heartbeat_thread, NULL, heartbeat_main, session);
+    if (rc != 0) {
+        bf_log_error("cannot start the heartbeat thread: %s", strerror(rc));
+        return BF_NO_MEMORY;
+    }
+    session->heartbeat_running = true;
+    return BF_OK;
+}
+
+void bf_srv_heartbeat_stop(bf_srv_session_t *session)
+{
+    if (!session->heartbeat_running)
+        return;
+    pthread_mutex_lock(&session->heartbeat_lock);
+    session->heartbeat_stop = true;
+    pthread_cond_signal(&session->heartbeat_wake);
+    pthread_mutex_unlock(&session->heartbeat_lock);
+    pthread_join(session->heartbeat_thread, NULL);
+    session->heartbeat_running = false;
+}
