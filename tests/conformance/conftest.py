@@ -1,0 +1,65 @@
+"""Fixtures of the conformance suite: the programs built once per session, and a shared bf-server."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_RUNNER = Path(__file__).resolve().parents[2] / "tools" / "dev" / "conformance.py"
+
+
+def load_runner():
+    """tools/dev/conformance.py as a module (it is a script, not part of the openbf package)."""
+    name = "openbf_dev_conformance"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _RUNNER)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+runner = load_runner()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests naming `program` or `variant` run once per conformance program / runtime variant."""
+    if "program" in metafunc.fixturenames:
+        metafunc.parametrize("program", runner.programs())
+    if "variant" in metafunc.fixturenames:
+        metafunc.parametrize("variant", runner.VARIANTS)
+
+
+@pytest.fixture(scope="session", name="runner")
+def runner_fixture():
+    """The runner module (tools/dev/conformance.py)."""
+    return runner
+
+
+@pytest.fixture(scope="session")
+def conformance_binaries() -> dict[tuple[str, str], Path]:
+    if runner.find_nvcc() is None:
+        pytest.skip("nvcc not found: the conformance programs cannot be built")
+    try:
+        return runner.build_all(runner.programs(), runner.VARIANTS)
+    except runner.BuildError as e:
+        pytest.fail(f"building the conformance programs failed:\n{e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def tcp_server() -> Iterator[object]:
+    server = runner.BfServer("tcp", "emu")
+    try:
+        server.start()
+    except runner.ServerError as e:
+        server.stop()
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
