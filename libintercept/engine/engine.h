@@ -1,6 +1,6 @@
 /*
- * engine.h: the client engine of libbf.so, as seen by the driver-API families (driver/*.c) and
- * the private export tables (export_tables.c).
+ * engine.h: the client engine of libbf.so, as seen by the driver-API families
+ * (driver/<family>.c) and the private export tables (export_tables.c).
  *
  * The engine implements the driver's semantics that need no server (current context per thread,
  * context-local storage, handle tables, pointer ranges, device attributes from the HELLO reply)
@@ -68,6 +68,133 @@ CUresult bf_cl_cls_get(bf_cl_ctx_t *ctx, void *key, void **value_p);
 
 /* Removes key without calling its destructor; CUDA_ERROR_INVALID_HANDLE when absent. */
 CUresult bf_cl_cls_delete(bf_cl_ctx_t *ctx, void *key);
+
+/* ---- contexts: what the driver families need beyond the export tables ----------------------- */
+
+/* The calling thread's current context, which must be usable for work: CUDA_ERROR_INVALID_CONTEXT
+ * when the thread has none, CUDA_ERROR_CONTEXT_IS_DESTROYED when it is a primary context that is
+ * not active (released to zero or reset and not retained again). */
+CUresult bf_cl_ctx_current(bf_cl_ctx_t **ctx_p);
+
+/* The top of the calling thread's context stack, or NULL (cuCtxGetCurrent). */
+CUcontext bf_cl_ctx_get_current(void);
+
+/* Replaces the top of the calling thread's stack with ctx (NULL pops it; cuCtxSetCurrent). */
+void bf_cl_ctx_set_current(bf_cl_ctx_t *ctx);
+
+/* Pushes ctx; CUDA_ERROR_OUT_OF_MEMORY when the stack is full (BF_CL_CTX_STACK_MAX). */
+CUresult bf_cl_ctx_push(bf_cl_ctx_t *ctx);
+
+/* Pops the top; CUDA_ERROR_INVALID_CONTEXT when the stack is empty. *ctx_p (may be NULL) gets
+ * the popped handle. */
+CUresult bf_cl_ctx_pop(CUcontext *ctx_p);
+
+/* Whether the context is active, and its flags (CU_CTX_*). */
+int bf_cl_ctx_is_active(const bf_cl_ctx_t *ctx);
+unsigned int bf_cl_ctx_flags(const bf_cl_ctx_t *ctx);
+
+/* Primary contexts (cuDevicePrimaryCtx*). The device ordinal is checked by the caller.
+ * Retain activates the context and counts one more user. Release counts one less; the last
+ * release destroys the context's state (as reset does). Reset destroys the state at once and
+ * keeps the count: context-local storage destructors run first, then the worker frees every
+ * allocation of the device (CTX_RESET) and the client forgets them. Libraries survive. */
+CUresult bf_cl_primary_retain(int device, CUcontext *ctx_p);
+CUresult bf_cl_primary_release(int device);
+CUresult bf_cl_primary_reset(int device);
+void bf_cl_primary_set_flags(int device, unsigned int flags);
+void bf_cl_primary_get_state(int device, unsigned int *flags_p, int *active_p);
+
+/* Deepest context stack a thread may build with cuCtxPushCurrent. */
+#define BF_CL_CTX_STACK_MAX 64
+
+/* Most context-local storage entries one context holds. */
+#define BF_CL_CLS_MAX 32
+
+/* ---- remote operations (rpc.c) -------------------------------------------------------------- */
+
+/* Where the tail of a reply goes: `rows` rows of `width` bytes, `pitch` bytes apart (a plain
+ * buffer is one row). With allow_short the tail may be shorter than width * rows (the reply's
+ * own length field says how long it was); otherwise its length must match exactly. */
+typedef struct {
+    void *base;
+    uint64_t width;
+    uint64_t pitch;
+    uint64_t rows;
+    int allow_short;
+} bf_cl_sink_t;
+
+/* One waited call of a batch: the request struct (bf_req_<OP>_t), where the reply struct
+ * (bf_rep_<OP>_t) is written, and where its tail goes (sink.base NULL: no tail expected). */
+typedef struct {
+    const void *req;
+    void *rep;
+    bf_cl_sink_t sink;
+} bf_cl_call_t;
+
+/*
+ * Sends a posted request (no reply): the fixed fields from req (a bf_req_<OP>_t), then the tail
+ * straight from where it lies. Returns once the bytes are handed to the socket.
+ * CUDA_SUCCESS, or CUDA_ERROR_DEVICE_UNAVAILABLE when the connection is (or becomes) unusable.
+ */
+CUresult bf_cl_rpc_post(uint16_t op, const void *req, const void *tail, size_t tail_len);
+
+/*
+ * Sends a waited request and reads frames until its reply arrives; heartbeats keep the wait
+ * alive, BF_HEARTBEAT_TIMEOUT_MS of silence declares the server lost. The reply's fixed fields
+ * go to rep (a bf_rep_<OP>_t), its tail straight into sink (may be NULL when none is expected).
+ * Returns the reply's result, or CUDA_ERROR_DEVICE_UNAVAILABLE when the connection is lost.
+ */
+CUresult bf_cl_rpc_call(uint16_t op, const void *req, const void *tail, size_t tail_len,
+                        void *rep, const bf_cl_sink_t *sink);
+
+/*
+ * Pipelines count waited calls of one op without tails on the request side (the chunks of a
+ * large device-to-host copy): a few requests are kept in flight, replies are read in order.
+ * Returns CUDA_SUCCESS, the first failed reply's result (every reply is still consumed), or
+ * CUDA_ERROR_DEVICE_UNAVAILABLE.
+ */
+CUresult bf_cl_rpc_call_many(uint16_t op, bf_cl_call_t *calls, size_t count);
+
+/* ---- device allocations (memory_map.c) ------------------------------------------------------ */
+
+typedef enum {
+    BF_CL_MEM_ALLOC  = 1,   /* cuMemAlloc / cuMemAllocPitch: freed with cuMemFree */
+    BF_CL_MEM_GLOBAL = 2,   /* a module's global variable: lives with its module */
+} bf_cl_mem_kind_t;
+
+typedef struct {
+    uint64_t base;
+    uint64_t size;
+    uint64_t buffer_id;     /* process-wide unique (CU_POINTER_ATTRIBUTE_BUFFER_ID) */
+    int device;
+    bf_cl_mem_kind_t kind;
+} bf_cl_mem_range_t;
+
+/* Records a device range the worker handed out. CUDA_ERROR_INVALID_VALUE if it overlaps a live
+ * one or lies outside every device window (the caller treats that as a malformed reply). */
+CUresult bf_cl_mem_insert(int device, uint64_t base, uint64_t size, bf_cl_mem_kind_t kind);
+
+/* Forgets the BF_CL_MEM_ALLOC range starting exactly at base and copies it to *range_p.
+ * CUDA_ERROR_INVALID_VALUE when no such allocation is live. */
+CUresult bf_cl_mem_remove(uint64_t base, bf_cl_mem_range_t *range_p);
+
+/* 1 and *range_p filled when [addr, addr + len) lies inside one live range (len 0 counts as 1),
+ * else 0. */
+int bf_cl_mem_find(uint64_t addr, uint64_t len, bf_cl_mem_range_t *range_p);
+
+/* Forgets every BF_CL_MEM_ALLOC range of device (its primary context was reset or destroyed);
+ * module globals stay, as their libraries survive a reset. */
+void bf_cl_mem_drop_device(int device);
+
+/* Whether addr lies in the device address space: a device's window or the whole range reserved
+ * at init. Such an address is never host memory of this process. */
+int bf_cl_mem_is_device_address(uint64_t addr);
+
+/* ---- logging -------------------------------------------------------------------------------- */
+
+/* Sets up libbf's logging once (silent unless BF_LOG is set). Anything in libbf that may log
+ * before cuInit calls this first. */
+void bf_cl_log_setup(void);
 
 /* ---- unsupported entry points ------------------------------------------------------------- */
 
