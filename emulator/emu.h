@@ -1,0 +1,152 @@
+/*
+ * emu.h: private header of libbfemu.so, the CPU implementation of the CUDA driver API.
+ *
+ * One process-wide state (bf_emu) holds the emulated devices; each device owns its primary
+ * context and one arena of device memory. The CUDA entry points live in one file per API family
+ * (device.c, context.c, memory.c, pointer.c, init.c, get_proc_address.c); the helpers they share
+ * are declared here with the bf_emu_ prefix and hidden visibility.
+ *
+ * Locking: bf_emu.lock guards the context tables and every arena's allocation map. Copies and
+ * memsets check their ranges under the lock and move the bytes after dropping it; the arena stays
+ * mapped for the life of the process, so a racing free can at worst leave stale bytes, never fault.
+ */
+#ifndef BF_EMU_H
+#define BF_EMU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* meson.build defines __CUDA_API_PUSH_VISIBILITY_DEFAULT, so cuda.h gives every CUDA function
+ * default visibility while the rest of the library stays hidden (-fvisibility=hidden); the version
+ * script (libbfemu.map) then keeps only the cu* names. */
+#include <cuda.h>
+
+#include "bf_range_map.h"
+#include "bf_status.h"
+
+/* What cuDriverGetVersion reports and the highest cudaVersion cuGetProcAddress accepts. */
+#define BF_EMU_DRIVER_VERSION 13000
+
+/* Alignment of every allocation, as the real driver guarantees at least this much. */
+#define BF_EMU_ALLOC_ALIGN 256
+
+/* Row alignment of cuMemAllocPitch, a multiple of CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT. */
+#define BF_EMU_PITCH_ALIGN 512
+
+/* Largest pitch cuMemcpy2D accepts (CU_DEVICE_ATTRIBUTE_MAX_PITCH). */
+#define BF_EMU_MAX_PITCH 2147483647u
+
+/* Value of CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL for memory CUDA does not know. */
+#define BF_EMU_NO_DEVICE_ORDINAL (-2)
+
+#define BF_EMU_DEVICE_COUNT 1
+
+/* Written into every live context; a handle whose object lacks it is rejected. */
+#define BF_EMU_CTX_COOKIE 0x6266656d75637478ull /* "bfemuctx" */
+
+typedef struct bf_emu_ctx {
+    uint64_t cookie;       /* BF_EMU_CTX_COOKIE */
+    CUdevice device;
+    unsigned int flags;    /* CU_CTX_* as set by cuDevicePrimaryCtxSetFlags */
+    unsigned int refcount; /* primary context: cuDevicePrimaryCtxRetain count */
+    bool active;           /* primary context: between first retain and release/reset */
+} bf_emu_ctx_t;
+
+/* One live allocation; the arena's range map stores a pointer to it as the range's value. */
+typedef struct {
+    bf_emu_ctx_t *ctx;          /* context that allocated it */
+    uint64_t buffer_id;         /* CU_POINTER_ATTRIBUTE_BUFFER_ID: never reused in a process */
+    uint64_t reserved;          /* bytes taken from the arena (size rounded to the alignment) */
+} bf_emu_alloc_t;
+
+typedef struct {
+    uint8_t *base;              /* start of the mapping, page aligned */
+    size_t size;                /* bytes of device memory (CU device total memory) */
+    size_t used;                /* bytes reserved by live allocations */
+    bf_range_map_t allocations; /* live allocations: [base, base + requested size) -> alloc */
+    uint64_t next_buffer_id;
+} bf_emu_arena_t;
+
+typedef struct {
+    CUdevice ordinal;
+    int cc_major;
+    int cc_minor;
+    bf_emu_ctx_t primary;
+    bf_emu_arena_t arena;
+} bf_emu_device_t;
+
+typedef struct {
+    pthread_mutex_t lock;
+    bool initialized;           /* read without the lock through bf_emu_is_initialized() */
+    int device_count;
+    bf_emu_device_t devices[BF_EMU_DEVICE_COUNT];
+} bf_emu_state_t;
+
+extern bf_emu_state_t bf_emu;
+
+/* --- init.c ---------------------------------------------------------------------------------- */
+
+/* Returns true once cuInit has succeeded in this process. */
+bool bf_emu_is_initialized(void);
+
+/* --- device.c -------------------------------------------------------------------------------- */
+
+/* Checks the preamble of a call that names a device: cuInit done, ordinal valid.
+ *   dev_p out  the device
+ * Returns CUDA_SUCCESS, CUDA_ERROR_NOT_INITIALIZED or CUDA_ERROR_INVALID_DEVICE. */
+CUresult bf_emu_device_checked(CUdevice ordinal, bf_emu_device_t **dev_p);
+
+/* Answers one device attribute for a device of compute capability cc_major.cc_minor.
+ *   attrib  in   CU_DEVICE_ATTRIBUTE_*
+ *   value_p out  the value
+ * Returns BF_OK, or BF_INVALID_ARG for an attribute outside 1..CU_DEVICE_ATTRIBUTE_MAX-1. */
+bf_status_t bf_emu_attribute_get(const bf_emu_device_t *dev, CUdevice_attribute attrib, int *value_p);
+
+/* --- context.c ------------------------------------------------------------------------------- */
+
+/* Returns the context a handle names, or NULL when it is not a live context. Never dereferences an
+ * unknown handle: the handle is first compared with the contexts the emulator owns. Lock held. */
+bf_emu_ctx_t *bf_emu_ctx_lookup(CUcontext handle);
+
+/* Resolves the context an API call works on: handle, or the calling thread's current context when
+ * handle is NULL. Takes and releases the lock.
+ *   need_active  in   true for calls that use the context's resources (memory): a primary context
+ *                     that was released or reset then gives CUDA_ERROR_CONTEXT_IS_DESTROYED.
+ *                     Queries and synchronisation pass false: the handle outlives the activation.
+ *   ctx_p        out  the context
+ * Returns CUDA_SUCCESS, CUDA_ERROR_NOT_INITIALIZED, CUDA_ERROR_INVALID_CONTEXT (no current context,
+ * or not a context) or CUDA_ERROR_CONTEXT_IS_DESTROYED. */
+CUresult bf_emu_ctx_resolve(CUcontext handle, bool need_active, bf_emu_ctx_t **ctx_p);
+
+/* --- arena.c --------------------------------------------------------------------------------- */
+
+/* Reserves the device's memory: size bytes, lazily backed; at va_base exactly when va_base != 0.
+ * Returns BF_OK, or BF_NO_MEMORY when the mapping fails (logged with the cause). */
+bf_status_t bf_emu_arena_init(bf_emu_arena_t *arena, size_t size, uintptr_t va_base);
+
+/* Unmaps the arena and forgets its allocations (cuInit failing half way). */
+void bf_emu_arena_fini(bf_emu_arena_t *arena);
+
+/* Takes size bytes (> 0) for ctx, aligned to BF_EMU_ALLOC_ALIGN. Lock held.
+ * Returns BF_OK, or BF_NO_MEMORY when no gap is large enough. */
+bf_status_t bf_emu_arena_alloc(bf_emu_arena_t *arena, size_t size, bf_emu_ctx_t *ctx,
+                               CUdeviceptr *dptr_p);
+
+/* Frees the allocation that starts exactly at dptr. Lock held.
+ * Returns BF_OK, or BF_NOT_FOUND when no live allocation starts there. */
+bf_status_t bf_emu_arena_free(bf_emu_arena_t *arena, CUdeviceptr dptr);
+
+/* Frees every allocation owned by ctx (context reset or last release). Lock held. */
+void bf_emu_arena_free_ctx(bf_emu_arena_t *arena, const bf_emu_ctx_t *ctx);
+
+/* Returns true when addr lies inside the arena's mapping (allocated or not). */
+bool bf_emu_arena_contains(const bf_emu_arena_t *arena, uint64_t addr);
+
+/* --- memory.c -------------------------------------------------------------------------------- */
+
+/* Returns the live allocation containing addr on any device, or NULL. Lock held. */
+const bf_range_t *bf_emu_memory_find(uint64_t addr);
+
+#endif
