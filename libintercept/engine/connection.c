@@ -33,9 +33,10 @@
 #include "bf_cu_result.h"
 #include "bf_log.h"
 
-/* Where the device windows go: 16 TiB, 1 TiB long, far from where Linux puts heaps and
- * libraries, so device pointers never alias host memory of this process. */
-#define VA_HINT ((uintptr_t)0x100000000000ull)
+/* Where the device windows go: 32 TiB, 1 TiB long, far from where Linux puts heaps and
+ * libraries, so device pointers never alias host memory of this process. Not 16 TiB: on x86-64
+ * AddressSanitizer's shadow memory ends just above 16 TiB, and the sanitizer job preloads it. */
+#define VA_HINT ((uintptr_t)0x200000000000ull)
 #define VA_SIZE ((size_t)1 << 40)
 
 /* How long the destructor waits for a thread still inside a call before giving up on GOODBYE. */

@@ -83,8 +83,10 @@ static CUresult gpa_lookup(const char *symbol, void **pfn, int cuda_version, cuu
     return CUDA_SUCCESS;
 }
 
-/* CUDA 12.0 and later: an unknown name is CUDA_SUCCESS with *pfn NULL (as the 13.0 header says);
- * a known name introduced above cudaVersion is CUDA_ERROR_NOT_FOUND. */
+/* CUDA 12.0 and later: an unknown name, and a known name with no variant at or below cudaVersion,
+ * are both CUDA_SUCCESS with *pfn NULL; symbolStatus tells them apart (the 13.0 header: "return
+ * CUDA_SUCCESS and set pfn to NULL if ... no ABI compatible driver function exists for the
+ * specified cudaVersion or if the driver symbol is invalid"). */
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
                              CUdriverProcAddressQueryResult *symbolStatus)
 {
@@ -96,8 +98,7 @@ CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cu
         return status;
     if (symbolStatus != NULL)
         *symbolStatus = found;
-    return found == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT ? CUDA_ERROR_NOT_FOUND
-                                                               : CUDA_SUCCESS;
+    return CUDA_SUCCESS;
 }
 
 /* CUDA 11.3 to 11.8, which had no status out-parameter: any miss is CUDA_ERROR_NOT_FOUND. */

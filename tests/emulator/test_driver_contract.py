@@ -1,7 +1,8 @@
 """The driver-contract suite (tests/c/contract/driver_contract.c) run against each driver.
 
-``emu`` is libbfemu.so and always runs; ``cuda`` is the system's libcuda.so.1, skipped unless it
-loads and finds a GPU. The same program, unchanged, must pass against both.
+``emu`` is libbfemu.so and always runs; ``bf`` is libbf.so, the driver front, talking to a
+bf-server on TCP loopback whose worker runs the emulator; ``cuda`` is the system's libcuda.so.1,
+skipped unless it loads and finds a GPU. The same program, unchanged, must pass against all three.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from openbf import paths
+
+_RUNNER = Path(__file__).resolve().parents[2] / "tools" / "dev" / "conformance.py"
 
 # Fewer PASS lines than this means the program stopped early without saying so.
 MIN_CHECKS = 300
@@ -54,12 +57,34 @@ def driver_library(driver: str) -> str:
     return "libcuda.so.1"
 
 
+def _runner():
+    """tools/dev/conformance.py, whose BfServer starts and stops a bf-server for a test."""
+    import importlib.util
+
+    name = "openbf_dev_conformance"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _RUNNER)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("driver", ["emu", "cuda"])
+@pytest.mark.parametrize("driver", ["emu", "bf", "cuda"])
 def test_driver_contract(driver: str) -> None:
     binary = contract_binary()
-    library = driver_library(driver)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BF_EMU_")}
+    if driver == "bf":
+        with _runner().BfServer(transport="tcp", backend="emu") as server:
+            env["BF_SERVER"] = server.address
+            _run_contract(binary, str(paths.libbf()), env)
+        return
+    _run_contract(binary, driver_library(driver), env)
+
+
+def _run_contract(binary: Path, library: str, env: dict[str, str]) -> None:
     result = subprocess.run([str(binary), library], capture_output=True, text=True, timeout=150, env=env,
                             check=False)
     lines = result.stdout.splitlines()

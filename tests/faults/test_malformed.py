@@ -19,7 +19,7 @@ proto = pytest.importorskip("openbf._proto", reason="openbf's Cython extension i
 CUDA_SUCCESS = 0
 CUDA_ERROR_INVALID_VALUE = 1
 CUDA_ERROR_NOT_INITIALIZED = 3
-VA_BASE = 0x100000000000
+VA_BASE = 0x200000000000
 VA_SIZE = 1 << 40
 
 

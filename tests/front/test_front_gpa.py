@@ -68,7 +68,7 @@ def test_below_the_first_version_is_not_sufficient(driver_program, libbf, tables
     lookups = [Lookup(name, version - 10, flags) for (name, flags), version in sorted(first.items())]
     for q, answer in zip(lookups, run_lookups(driver_program, libbf, lookups), strict=True):
         assert (answer.result, answer.status, answer.pfn) == (
-            CUDA_ERROR_NOT_FOUND,
+            CUDA_SUCCESS,
             STATUS_VERSION_NOT_SUFFICIENT,
             0,
         ), q
@@ -101,8 +101,8 @@ def test_misses_and_bad_arguments(driver_program, libbf):
         (Lookup("cuNoSuchFunction", 13000, 0), (CUDA_SUCCESS, STATUS_SYMBOL_NOT_FOUND, 0)),
         (Lookup("cuMemAlloc_v2", 13000, 0), (CUDA_SUCCESS, STATUS_SYMBOL_NOT_FOUND, 0)),
         (Lookup("cuNoSuchFunction", 13000, 0, status=False), (CUDA_SUCCESS, -1, 0)),
-        (Lookup("cuLibraryLoadData", 11080, 0), (CUDA_ERROR_NOT_FOUND, STATUS_VERSION_NOT_SUFFICIENT, 0)),
-        (Lookup("cuMemcpyHtoD", 6050, 2), (CUDA_ERROR_NOT_FOUND, STATUS_VERSION_NOT_SUFFICIENT, 0)),
+        (Lookup("cuLibraryLoadData", 11080, 0), (CUDA_SUCCESS, STATUS_VERSION_NOT_SUFFICIENT, 0)),
+        (Lookup("cuMemcpyHtoD", 6050, 2), (CUDA_SUCCESS, STATUS_VERSION_NOT_SUFFICIENT, 0)),
         (Lookup("cuNoSuchFunction", 13000, 0, func="v1"), (CUDA_ERROR_NOT_FOUND, -1, 0)),
         (Lookup("cuLibraryLoadData", 11080, 0, func="v1"), (CUDA_ERROR_NOT_FOUND, -1, 0)),
     ]

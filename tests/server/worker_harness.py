@@ -33,7 +33,7 @@ FRAME_POSTED = 2
 # bf_proto_device_t: name, uuid, total_mem, window_base, window_size, attributes[256], pci_bus_id
 DEVICE = struct.Struct("<256s16sQQQ256i32s")
 
-DEFAULT_VA_BASE = 0x100000000000  # 16 TiB, as libbf reserves it
+DEFAULT_VA_BASE = 0x200000000000  # 32 TiB, as libbf reserves it
 DEFAULT_VA_SIZE = 1 << 40
 
 CUDA_SUCCESS = 0
