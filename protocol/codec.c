@@ -161,3 +161,21 @@ bf_status_t bf_proto_decode(const bf_proto_msg_desc_t *desc, const uint8_t *buf,
     *tail_len_p = tail_len;
     return BF_OK;
 }
+
+size_t bf_proto_field_offset(const bf_proto_msg_desc_t *desc, size_t index)
+{
+    size_t offset = desc->is_reply ? 4 : 0;
+
+    if (index >= desc->field_count || kind_size(desc->fields[index].kind) == 0)
+        return SIZE_MAX;
+    for (size_t i = 0; i <= index; i++) {
+        size_t size = kind_size(desc->fields[i].kind);
+        if (size == 0)
+            continue;
+        offset = align_up(offset, size);
+        if (i == index)
+            break;
+        offset += size;
+    }
+    return offset;
+}

@@ -114,6 +114,13 @@ size_t bf_proto_encode(const bf_proto_msg_desc_t *desc, const void *msg, uint8_t
 bf_status_t bf_proto_decode(const bf_proto_msg_desc_t *desc, const uint8_t *buf, size_t buf_len,
                             uint64_t payload_len, void *msg_out, uint64_t *tail_len_p);
 
+/*
+ * Returns the byte offset of desc->fields[index] inside the message's C struct (bf_req_*_t or
+ * bf_rep_*_t; a reply's implicit result is always at offset 0), or SIZE_MAX for a TAIL entry or an
+ * index out of range. Lets bindings fill and read the structs without re-deriving their layout.
+ */
+size_t bf_proto_field_offset(const bf_proto_msg_desc_t *desc, size_t index);
+
 /* ---- device description carried by the HELLO reply ------------------------------------------ */
 #define BF_PROTO_MAX_ATTRIBUTES 256
 
