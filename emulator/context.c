@@ -51,6 +51,8 @@ CUresult bf_emu_ctx_resolve(CUcontext handle, bool need_active, bf_emu_ctx_t **c
         result = CUDA_ERROR_INVALID_CONTEXT;
     else if (need_active && !ctx->active)
         result = CUDA_ERROR_CONTEXT_IS_DESTROYED;
+    else if (ctx->sticky_error != CUDA_SUCCESS)
+        result = ctx->sticky_error; /* a kernel faulted: the context is unusable until reset */
     pthread_mutex_unlock(&bf_emu.lock);
     if (result == CUDA_SUCCESS)
         *ctx_p = ctx;
@@ -62,8 +64,14 @@ static void primary_deactivate(bf_emu_device_t *dev)
 {
     if (!dev->primary.active)
         return;
+    /* As with the real driver, everything the context created goes with it. */
+    bf_emu_stream_release_ctx(&dev->primary);
+    bf_emu_event_release_ctx(&dev->primary);
+    bf_emu_host_free_ctx(&dev->primary);
+    bf_emu_module_release_ctx(&dev->primary);
     bf_emu_arena_free_ctx(&dev->arena, &dev->primary);
     dev->primary.active = false;
+    dev->primary.sticky_error = CUDA_SUCCESS;
     bf_log_debug("primary context of device %d deactivated", dev->ordinal);
 }
 
@@ -292,13 +300,19 @@ CUresult cuCtxGetDevice(CUdevice *device)
     return cuCtxGetDevice_v2(device, NULL);
 }
 
-/* Every emulated operation completes before its call returns: there is never anything to wait for,
- * only the handle to check. */
+/* Waits for the work of every stream of the context (stream.c). */
 CUresult cuCtxSynchronize_v2(CUcontext handle)
 {
     bf_emu_ctx_t *ctx;
+    CUresult result = bf_emu_ctx_resolve(handle, false, &ctx);
 
-    return bf_emu_ctx_resolve(handle, false, &ctx);
+    if (result != CUDA_SUCCESS)
+        return result;
+    result = bf_emu_stream_sync_ctx(ctx);
+    /* A grid that faulted while this call waited has made the context's error sticky. */
+    if (result == CUDA_SUCCESS)
+        result = bf_emu_ctx_resolve(handle, false, &ctx);
+    return result;
 }
 
 CUresult cuCtxSynchronize(void)

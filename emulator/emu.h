@@ -3,12 +3,17 @@
  *
  * One process-wide state (bf_emu) holds the emulated devices; each device owns its primary
  * context and one arena of device memory. The CUDA entry points live in one file per API family
- * (device.c, context.c, memory.c, pointer.c, init.c, get_proc_address.c); the helpers they share
- * are declared here with the bf_emu_ prefix and hidden visibility.
+ * (device.c, context.c, memory.c, pointer.c, init.c, get_proc_address.c, stream.c, event.c,
+ * host_memory.c); the helpers they share are declared here with the bf_emu_ prefix and hidden
+ * visibility.
  *
  * Locking: bf_emu.lock guards the context tables and every arena's allocation map. Copies and
  * memsets check their ranges under the lock and move the bytes after dropping it; the arena stays
  * mapped for the life of the process, so a racing free can at worst leave stale bytes, never fault.
+ * It also guards the tables of live streams, events and pinned host allocations. A stream's queue
+ * and an event's state have locks of their own; the order is bf_emu.lock, then a stream's, then an
+ * event's. Stream work runs under no lock, except event records, which run under their stream's
+ * (see bf_emu_stream_enqueue_marker).
  */
 #ifndef BF_EMU_H
 #define BF_EMU_H
@@ -52,13 +57,18 @@ typedef struct bf_emu_ctx {
     unsigned int flags;    /* CU_CTX_* as set by cuDevicePrimaryCtxSetFlags */
     unsigned int refcount; /* primary context: cuDevicePrimaryCtxRetain count */
     bool active;           /* primary context: between first retain and release/reset */
+    CUresult sticky_error; /* CUDA_ERROR_ILLEGAL_ADDRESS after a kernel fault: every call on the
+                              context returns it until the context is deactivated (launch.c) */
 } bf_emu_ctx_t;
 
-/* One live allocation; the arena's range map stores a pointer to it as the range's value. */
+/* One live allocation; the arena's range map (or host_memory.c's map of pinned host memory) stores
+ * a pointer to it as the range's value. */
 typedef struct {
     bf_emu_ctx_t *ctx;          /* context that allocated it */
     uint64_t buffer_id;         /* CU_POINTER_ATTRIBUTE_BUFFER_ID: never reused in a process */
-    uint64_t reserved;          /* bytes taken from the arena (size rounded to the alignment) */
+    uint64_t reserved;          /* bytes taken from the arena (size rounded to the alignment), or mapped */
+    bool host;                  /* pinned host memory (cuMemHostAlloc), not device memory */
+    unsigned int host_flags;    /* CU_MEMHOSTALLOC_* given at allocation (host memory only) */
 } bf_emu_alloc_t;
 
 typedef struct {
@@ -148,5 +158,79 @@ bool bf_emu_arena_contains(const bf_emu_arena_t *arena, uint64_t addr);
 
 /* Returns the live allocation containing addr on any device, or NULL. Lock held. */
 const bf_range_t *bf_emu_memory_find(uint64_t addr);
+
+/* --- stream.c -------------------------------------------------------------------------------- */
+
+/* A stream: one context's ordered queue of work. Opaque outside stream.c. */
+typedef struct bf_emu_stream bf_emu_stream_t;
+
+/* One piece of stream work: runs with a private copy of the arguments given to the enqueue. */
+typedef void (*bf_emu_work_fn_t)(void *arg);
+
+/* Resolves the stream a call names and takes a reference on it.
+ *   handle      in   a stream from cuStreamCreate*, or NULL, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD
+ *   per_thread  in   true for the _ptsz/_ptds entry points, where NULL names the calling thread's
+ *                    per-thread default stream instead of the legacy one
+ *   stream_p    out  the stream; give the reference back with bf_emu_stream_put()
+ * A handle is first looked up in the table of live streams (an unknown one is never dereferenced),
+ * then its cookie is checked. The special handles need a current context and name its streams.
+ * Returns CUDA_SUCCESS, CUDA_ERROR_NOT_INITIALIZED, CUDA_ERROR_INVALID_CONTEXT,
+ * CUDA_ERROR_CONTEXT_IS_DESTROYED, CUDA_ERROR_INVALID_HANDLE (destroyed or unknown stream) or
+ * CUDA_ERROR_OUT_OF_MEMORY (a per-thread stream could not be made). */
+CUresult bf_emu_stream_get(CUstream handle, bool per_thread, bf_emu_stream_t **stream_p);
+
+/* Gives back a reference taken by bf_emu_stream_get(); a destroyed stream is freed with its last. */
+void bf_emu_stream_put(bf_emu_stream_t *stream);
+
+/* Returns the context a stream belongs to. */
+bf_emu_ctx_t *bf_emu_stream_ctx(const bf_emu_stream_t *stream);
+
+/* Appends fn(copy of arg) to the stream's queue, after everything enqueued before it (and, on the
+ * legacy stream, after everything enqueued on the context's blocking streams, and the reverse).
+ * The queue is drained by the thread that finds it idle, before its enqueue returns: work runs
+ * at once unless another thread is draining the same stream, in which case that thread runs it.
+ * Callers check every argument first (errors of bad arguments are synchronous), and pass the
+ * arguments by value (arg_size bytes are copied): nothing may point into the caller's frame.
+ * Returns BF_OK, or BF_NO_MEMORY when the work could not be queued (nothing was enqueued). */
+bf_status_t bf_emu_stream_enqueue(bf_emu_stream_t *stream, bf_emu_work_fn_t fn, const void *arg, size_t arg_size);
+
+/* Enqueues a marker: fn runs when everything before it has run, under the stream's lock and as the
+ * stream counts it complete, so that what it signals (an event) and the stream's own state change
+ * together. stamp, if not NULL, runs on the queued copy of arg as it is appended, under the stream's
+ * lock and after the implicit ordering above: an event record takes its number there, so that no
+ * wait for that number can be among the work the record itself waits for. fn and stamp must be
+ * quick and take no lock but an event's. Returns as bf_emu_stream_enqueue(). */
+bf_status_t bf_emu_stream_enqueue_marker(bf_emu_stream_t *stream, bf_emu_work_fn_t fn, bf_emu_work_fn_t stamp,
+                                         const void *arg, size_t arg_size);
+
+/* Waits until stream has run the work enqueued on it before the call (cuStreamSynchronize). */
+void bf_emu_stream_wait(bf_emu_stream_t *stream);
+
+/* Waits until every stream of ctx has run all the work enqueued on it before the call
+ * (cuCtxSynchronize). Returns CUDA_SUCCESS, or CUDA_ERROR_OUT_OF_MEMORY. */
+CUresult bf_emu_stream_sync_ctx(const bf_emu_ctx_t *ctx);
+
+/* Destroys every stream of ctx, as the context's deactivation does. Lock held. */
+void bf_emu_stream_release_ctx(const bf_emu_ctx_t *ctx);
+
+/* --- event.c --------------------------------------------------------------------------------- */
+
+/* Destroys every event of ctx, as the context's deactivation does. Lock held. */
+void bf_emu_event_release_ctx(const bf_emu_ctx_t *ctx);
+
+/* --- host_memory.c --------------------------------------------------------------------------- */
+
+/* Returns the pinned host allocation that holds all of [addr, addr + len) (len 0 counts as 1), or
+ * NULL. Lock held. */
+const bf_range_t *bf_emu_host_find_span(uint64_t addr, uint64_t len);
+
+/* Frees every pinned host allocation of ctx, as the context's deactivation does. Lock held. */
+void bf_emu_host_free_ctx(const bf_emu_ctx_t *ctx);
+
+/* --- module.c -------------------------------------------------------------------------------- */
+
+/* Unloads every module loaded into ctx (its globals go with the context's memory) and forgets the
+ * libraries' copies in it, as the context's deactivation does. Lock held. */
+void bf_emu_module_release_ctx(const bf_emu_ctx_t *ctx);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * pointer.c: cuPointerGetAttribute and cuPointerGetAttributes.
  *
- * A pointer is known when it lies inside a live allocation. cuPointerGetAttribute fails with
+ * A pointer is known when it lies inside a live allocation, of device memory or of pinned host
+ * memory (host_memory.c, CU_MEMORYTYPE_HOST). cuPointerGetAttribute fails with
  * CUDA_ERROR_INVALID_VALUE for any other pointer; cuPointerGetAttributes succeeds and writes each
  * attribute's "nothing" value (zero, NULL, memory type 0, device ordinal -2), as cuda.h describes.
  * Each attribute is written with the width the driver uses for it: booleans are one byte (as
@@ -63,7 +64,7 @@ static CUresult known_attribute(const bf_range_t *range, CUdeviceptr ptr, CUpoin
     const bf_emu_alloc_t *alloc = (const bf_emu_alloc_t *)(uintptr_t)range->value;
     const size_t size = attribute_size(attribute);
     const CUcontext ctx = (CUcontext)alloc->ctx;
-    const unsigned int memory_type = CU_MEMORYTYPE_DEVICE;
+    const unsigned int memory_type = alloc->host ? CU_MEMORYTYPE_HOST : CU_MEMORYTYPE_DEVICE;
     const unsigned int access = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
     const unsigned int zero32 = 0;
     const unsigned long long buffer_id = alloc->buffer_id;
@@ -77,7 +78,12 @@ static CUresult known_attribute(const bf_range_t *range, CUdeviceptr ptr, CUpoin
     case CU_POINTER_ATTRIBUTE_CONTEXT:              put(data, size, &ctx); break;
     case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:          put(data, size, &memory_type); break;
     case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:       put(data, size, &ptr); break;
-    case CU_POINTER_ATTRIBUTE_HOST_POINTER:         return CUDA_ERROR_INVALID_VALUE;
+    /* Pinned host memory is mapped at the same address on both sides; device memory has none. */
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+        if (!alloc->host)
+            return CUDA_ERROR_INVALID_VALUE;
+        put(data, size, &ptr);
+        break;
     case CU_POINTER_ATTRIBUTE_P2P_TOKENS:           return CUDA_ERROR_NOT_SUPPORTED;
     /* Every emulated memory operation is synchronous. */
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:          put(data, size, &yes); break;
@@ -113,6 +119,14 @@ static void default_attribute(CUpointer_attribute attribute, void *data)
         memset(data, 0, attribute_size(attribute));
 }
 
+/* The live allocation, device or pinned host, that holds ptr, or NULL. Lock held. */
+static const bf_range_t *find_allocation(CUdeviceptr ptr)
+{
+    const bf_range_t *range = bf_emu_memory_find(ptr);
+
+    return range != NULL ? range : bf_emu_host_find_span(ptr, 1);
+}
+
 CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdeviceptr ptr)
 {
     const bf_range_t *range;
@@ -123,7 +137,7 @@ CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdevi
     if (data == NULL || attribute_size(attribute) == 0)
         return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&bf_emu.lock);
-    range = bf_emu_memory_find(ptr);
+    range = find_allocation(ptr);
     if (range != NULL)
         result = known_attribute(range, ptr, attribute, data);
     pthread_mutex_unlock(&bf_emu.lock);
@@ -145,7 +159,7 @@ CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute 
             return CUDA_ERROR_INVALID_VALUE;
     }
     pthread_mutex_lock(&bf_emu.lock);
-    range = bf_emu_memory_find(ptr);
+    range = find_allocation(ptr);
     for (unsigned int i = 0; i < numAttributes; i++) {
         if (range == NULL || known_attribute(range, ptr, attributes[i], data[i]) != CUDA_SUCCESS)
             default_attribute(attributes[i], data[i]);

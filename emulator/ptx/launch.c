@@ -1,0 +1,356 @@
+/*
+ * launch.c: runs a grid. Blocks are handed out, one at a time, to worker threads (the caller is
+ * one of them); a worker runs the warps of its block in turn, each until it reaches a barrier or
+ * exits, and starts them again once every warp still running waits at the barrier.
+ *
+ * Each worker owns its warps' register files, local memory, a block's shared memory and one
+ * region-cache entry per memory operation, all allocated once per launch: nothing is allocated
+ * per block or per operation.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bf_log.h"
+#include "exec.h"
+
+#define MAX_SHARED_BYTES (228u * 1024u) /* the largest any NVIDIA target allows a block */
+
+typedef struct {
+    const bf_ptx_kernel_t *k;
+    const bf_ptx_launch_t *launch;
+    const uint8_t *image;         /* the register file's constant region for this launch */
+    uint64_t block_count;
+    unsigned threads_per_block, warps_per_block;
+    size_t shared_bytes;
+    int counting;
+    uint64_t next_block;          /* atomic */
+    int stop;                     /* atomic: a fault happened */
+    pthread_mutex_t lock;
+    bf_status_t status;           /* first failure */
+    bf_ptx_fault_t fault;
+    uint64_t lane_insns;
+} grid_t;
+
+typedef struct {
+    grid_t *g;
+    bf_ptx_exec_t x;
+    bf_ptx_warp_t *warps;
+    uint8_t *mem;                 /* one allocation for register files, local memory, shared */
+    pthread_t thread;
+} worker_t;
+
+static void grid_fail(grid_t *g, bf_status_t status, const bf_ptx_fault_t *fault)
+{
+    pthread_mutex_lock(&g->lock);
+    if (g->status == BF_OK) {
+        g->status = status;
+        if (fault)
+            g->fault = *fault;
+    }
+    pthread_mutex_unlock(&g->lock);
+    __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
+}
+
+static size_t align64(size_t v)
+{
+    return (v + 63) & ~(size_t)63;
+}
+
+static bf_status_t worker_init(worker_t *wk, grid_t *g)
+{
+    const bf_ptx_kernel_t *k = g->k;
+    memset(wk, 0, sizeof(*wk));
+    wk->g = g;
+    size_t regs = align64(k->regfile_bytes), local = align64(k->local_bytes * BF_PTX_WARP);
+    size_t cache = align64((k->cache_count ? k->cache_count : 1) * sizeof(bf_ptx_region_cache_t));
+    size_t total = g->warps_per_block * (regs + local) + cache + align64(g->shared_bytes ? g->shared_bytes : 1);
+    wk->mem = aligned_alloc(64, total);
+    wk->warps = calloc(g->warps_per_block, sizeof(*wk->warps));
+    if (!wk->mem || !wk->warps)
+        goto err_free;
+    uint8_t *p = wk->mem;
+    for (unsigned i = 0; i < g->warps_per_block; i++) {
+        bf_ptx_warp_t *w = &wk->warps[i];
+        w->regs = p;
+        memcpy(w->regs, g->image, k->const_bytes);
+        p += regs;
+        w->local = p;
+        p += local;
+        w->stack_cap = k->stack_depth < 8 ? 8 : k->stack_depth;
+        w->stack = malloc(w->stack_cap * sizeof(*w->stack));
+        w->index = i;
+        if (!w->stack)
+            goto err_free;
+    }
+    wk->x.cache = (bf_ptx_region_cache_t *)p;
+    memset(p, 0, cache); /* span 0: every first access misses */
+    p += cache;
+    wk->x.shared = p;
+    wk->x.shared_size = g->shared_bytes;
+    wk->x.k = k;
+    wk->x.memory = g->launch->memory;
+    wk->x.params = g->launch->params;
+    wk->x.params_size = g->launch->params_size;
+    wk->x.local_bytes = k->local_bytes;
+    wk->x.counting = g->counting;
+    return BF_OK;
+
+err_free:
+    if (wk->warps)
+        for (unsigned i = 0; i < g->warps_per_block; i++)
+            free(wk->warps[i].stack);
+    free(wk->warps);
+    free(wk->mem);
+    wk->warps = NULL;
+    wk->mem = NULL;
+    return BF_NO_MEMORY;
+}
+
+static void worker_fini(worker_t *wk)
+{
+    if (wk->warps)
+        for (unsigned i = 0; i < wk->g->warps_per_block; i++)
+            free(wk->warps[i].stack);
+    free(wk->warps);
+    free(wk->mem);
+}
+
+static void set_special(bf_ptx_warp_t *w, uint32_t slot, const uint32_t *values)
+{
+    if (slot)
+        memcpy(w->regs + slot, values, BF_PTX_WARP * sizeof(uint32_t));
+}
+
+static void set_uniform(bf_ptx_warp_t *w, uint32_t slot, uint32_t value)
+{
+    if (!slot)
+        return;
+    uint32_t *p = (uint32_t *)(w->regs + slot);
+    for (int i = 0; i < BF_PTX_WARP; i++)
+        p[i] = value;
+}
+
+/* Runs block number b; returns BF_OK or the failure (fault copied into the grid). */
+static bf_status_t run_block(worker_t *wk, uint64_t b)
+{
+    grid_t *g = wk->g;
+    const bf_ptx_kernel_t *k = g->k;
+    const unsigned *block = g->launch->block, *grid = g->launch->grid;
+    uint32_t ctaid[3] = {(uint32_t)(b % grid[0]), (uint32_t)(b / grid[0] % grid[1]),
+                         (uint32_t)(b / ((uint64_t)grid[0] * grid[1]))};
+    for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
+        bf_ptx_warp_t *w = &wk->warps[wi];
+        uint32_t tid[3][BF_PTX_WARP];
+        w->exited = 0;
+        for (int l = 0; l < BF_PTX_WARP; l++) {
+            unsigned t = wi * BF_PTX_WARP + (unsigned)l;
+            if (t >= g->threads_per_block) {
+                w->exited |= 1u << l;
+                t = 0;
+            }
+            tid[0][l] = t % block[0];
+            tid[1][l] = t / block[0] % block[1];
+            tid[2][l] = t / (block[0] * block[1]);
+        }
+        set_special(w, k->special_slot[BF_PTX_SR_TID_X], tid[0]);
+        set_special(w, k->special_slot[BF_PTX_SR_TID_Y], tid[1]);
+        set_special(w, k->special_slot[BF_PTX_SR_TID_Z], tid[2]);
+        set_uniform(w, k->special_slot[BF_PTX_SR_CTAID_X], ctaid[0]);
+        set_uniform(w, k->special_slot[BF_PTX_SR_CTAID_Y], ctaid[1]);
+        set_uniform(w, k->special_slot[BF_PTX_SR_CTAID_Z], ctaid[2]);
+        set_uniform(w, k->special_slot[BF_PTX_SR_WARPID], wi);
+        w->sp = 0;
+        w->stack[0] = (bf_ptx_stack_entry_t){0, BF_PTX_NO_PC, BF_PTX_FULL_MASK};
+        w->pc = 0;
+        w->state = BF_PTX_WARP_RUNNING;
+    }
+    unsigned live = g->warps_per_block;
+    while (live) {
+        for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
+            bf_ptx_warp_t *w = &wk->warps[wi];
+            if (w->state == BF_PTX_WARP_DONE)
+                continue;
+            int r = bf_ptx_warp_run(&wk->x, w);
+            if (r == BF_PTX_WARP_FAULT) {
+                grid_fail(g, BF_BAD_ADDRESS, &wk->x.fault);
+                return BF_BAD_ADDRESS;
+            }
+            if (r < 0) {
+                grid_fail(g, BF_NO_MEMORY, NULL);
+                return BF_NO_MEMORY;
+            }
+            w->state = r;
+            if (r == BF_PTX_WARP_DONE)
+                live--;
+        }
+        /* Every warp still running now waits at a barrier: release them. */
+        if (__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE))
+            return BF_OK;
+    }
+    return BF_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *wk = arg;
+    grid_t *g = wk->g;
+    for (;;) {
+        if (__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE))
+            break;
+        uint64_t b = __atomic_fetch_add(&g->next_block, 1, __ATOMIC_RELAXED);
+        if (b >= g->block_count)
+            break;
+        if (run_block(wk, b) != BF_OK)
+            break;
+    }
+    if (g->counting)
+        __atomic_fetch_add(&g->lane_insns, wk->x.lane_insns, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static bf_status_t check_launch(const bf_ptx_kernel_t *k, const bf_ptx_launch_t *l, uint64_t *blocks_p,
+                                unsigned *threads_p, size_t *shared_p)
+{
+    uint64_t blocks = 1, threads = 1;
+    for (int i = 0; i < 3; i++) {
+        if (l->grid[i] == 0 || l->block[i] == 0) {
+            bf_log_debug("ptx launch of %s: zero dimension", k->name);
+            return BF_INVALID_ARG;
+        }
+        blocks *= l->grid[i];
+        threads *= l->block[i];
+    }
+    if (threads > (uint64_t)k->max_threads) {
+        bf_log_debug("ptx launch of %s: %llu threads per block, the limit is %d", k->name,
+                     (unsigned long long)threads, k->max_threads);
+        return BF_INVALID_ARG;
+    }
+    if (k->reqntid[0] && (l->block[0] != k->reqntid[0] || l->block[1] != k->reqntid[1] ||
+                          l->block[2] != k->reqntid[2])) {
+        bf_log_debug("ptx launch of %s: block does not match .reqntid", k->name);
+        return BF_INVALID_ARG;
+    }
+    if (l->params_size < k->param_bytes || (k->param_bytes && !l->params)) {
+        bf_log_debug("ptx launch of %s: %zu parameter bytes, the kernel takes %zu", k->name, l->params_size,
+                     k->param_bytes);
+        return BF_INVALID_ARG;
+    }
+    size_t shared = l->dynamic_shared_bytes ? k->dynamic_shared_offset + l->dynamic_shared_bytes
+                                            : k->static_shared_bytes;
+    if (shared > MAX_SHARED_BYTES || l->dynamic_shared_bytes > MAX_SHARED_BYTES) {
+        bf_log_debug("ptx launch of %s: %zu bytes of shared memory", k->name, shared);
+        return BF_INVALID_ARG;
+    }
+    *blocks_p = blocks;
+    *threads_p = (unsigned)threads;
+    *shared_p = shared;
+    return BF_OK;
+}
+
+/* The constant region with this launch's dimensions and global addresses filled in. */
+static uint8_t *launch_image(const bf_ptx_kernel_t *k, const bf_ptx_launch_t *l, size_t shared, unsigned warps)
+{
+    uint8_t *image = malloc(k->const_bytes ? k->const_bytes : 1);
+    if (!image)
+        return NULL;
+    memcpy(image, k->const_image, k->const_bytes);
+    const struct {
+        int sr;
+        uint32_t value;
+    } uniform[] = {
+        {BF_PTX_SR_NTID_X, l->block[0]},   {BF_PTX_SR_NTID_Y, l->block[1]},   {BF_PTX_SR_NTID_Z, l->block[2]},
+        {BF_PTX_SR_NCTAID_X, l->grid[0]},  {BF_PTX_SR_NCTAID_Y, l->grid[1]},  {BF_PTX_SR_NCTAID_Z, l->grid[2]},
+        {BF_PTX_SR_NWARPID, warps},        {BF_PTX_SR_DYN_SMEM, (uint32_t)l->dynamic_shared_bytes},
+        {BF_PTX_SR_TOTAL_SMEM, (uint32_t)shared},
+    };
+    for (size_t i = 0; i < sizeof(uniform) / sizeof(uniform[0]); i++) {
+        uint32_t slot = k->special_slot[uniform[i].sr];
+        if (!slot)
+            continue;
+        uint32_t *p = (uint32_t *)(image + slot);
+        for (int j = 0; j < BF_PTX_WARP; j++)
+            p[j] = uniform[i].value;
+    }
+    for (size_t i = 0; i < k->global_ref_count; i++) {
+        const bf_ptx_global_ref_t *r = &k->global_refs[i];
+        uint64_t addr = __atomic_load_n(&k->module->globals[r->global].address, __ATOMIC_ACQUIRE) + (uint64_t)r->offset;
+        uint64_t *p = (uint64_t *)(image + r->slot);
+        for (int j = 0; j < BF_PTX_WARP; j++)
+            p[j] = addr;
+    }
+    return image;
+}
+
+bf_status_t bf_ptx_launch_counted(const bf_ptx_kernel_t *kernel, const bf_ptx_launch_t *launch,
+                                  bf_ptx_fault_t *fault_p, uint64_t *lane_insns_p)
+{
+    if (!kernel || !launch)
+        return BF_INVALID_ARG;
+    grid_t g;
+    memset(&g, 0, sizeof(g));
+    bf_status_t status = check_launch(kernel, launch, &g.block_count, &g.threads_per_block, &g.shared_bytes);
+    if (status != BF_OK)
+        return status;
+    g.k = kernel;
+    g.launch = launch;
+    g.warps_per_block = (g.threads_per_block + BF_PTX_WARP - 1) / BF_PTX_WARP;
+    g.counting = lane_insns_p != NULL;
+    uint8_t *image = launch_image(kernel, launch, g.shared_bytes, g.warps_per_block);
+    if (!image)
+        return BF_NO_MEMORY;
+    g.image = image;
+    pthread_mutex_init(&g.lock, NULL);
+
+    long cores = launch->worker_threads > 0 ? launch->worker_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if ((uint64_t)cores > g.block_count)
+        cores = (long)g.block_count;
+    worker_t *workers = calloc((size_t)cores, sizeof(*workers));
+    if (!workers) {
+        status = BF_NO_MEMORY;
+        goto out_image;
+    }
+    long started = 0;
+    for (long i = 0; i < cores; i++) {
+        if (worker_init(&workers[i], &g) != BF_OK) {
+            if (i == 0) {
+                status = BF_NO_MEMORY;
+                goto out_workers;
+            }
+            cores = i; /* run on fewer threads */
+            break;
+        }
+    }
+    /* Worker 0 runs on the caller's thread. */
+    for (long i = 1; i < cores; i++) {
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+            break;
+        started = i;
+    }
+    worker_main(&workers[0]);
+    for (long i = 1; i <= started; i++)
+        pthread_join(workers[i].thread, NULL);
+    status = g.status;
+    if (status == BF_BAD_ADDRESS && fault_p)
+        *fault_p = g.fault;
+    if (lane_insns_p)
+        *lane_insns_p = g.lane_insns;
+out_workers:
+    for (long i = 0; i < cores; i++)
+        if (workers[i].mem)
+            worker_fini(&workers[i]);
+    free(workers);
+out_image:
+    pthread_mutex_destroy(&g.lock);
+    free(image);
+    return status;
+}
+
+bf_status_t bf_ptx_launch(const bf_ptx_kernel_t *kernel, const bf_ptx_launch_t *launch, bf_ptx_fault_t *fault_p)
+{
+    return bf_ptx_launch_counted(kernel, launch, fault_p, NULL);
+}
