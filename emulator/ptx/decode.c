@@ -402,7 +402,7 @@ static bf_status_t parse_imm(bf_ptx_dec_t *D, size_t *pos, bf_ptx_opd_t *o)
     o->tok = t;
     if (t->kind == BF_PTX_TOK_INT) {
         o->form = BF_PTX_IMM_INT;
-        o->ival = neg ? (uint64_t)-(int64_t)t->ival : t->ival;
+        o->ival = neg ? 0 - t->ival : t->ival; /* wraps, as two's complement does */
     } else if (t->kind == BF_PTX_TOK_FLOAT) {
         o->form = t->fform == BF_PTX_FLT_BITS32 ? BF_PTX_IMM_F32BITS
                   : t->fform == BF_PTX_FLT_BITS64 ? BF_PTX_IMM_F64BITS : BF_PTX_IMM_DECIMAL;
@@ -469,7 +469,7 @@ static bf_status_t parse_operand(bf_ptx_dec_t *D, size_t *pos, bf_ptx_opd_t *o)
             }
             if (TOK(D, *pos)->kind != BF_PTX_TOK_INT)
                 return bf_ptx_bad(D, "address offsets must be constants");
-            o->off += sign * (int64_t)TOK(D, *pos)->ival;
+            o->off = (int64_t)((uint64_t)o->off + (sign > 0 ? TOK(D, *pos)->ival : 0 - TOK(D, *pos)->ival));
             (*pos)++;
         }
         if (!bf_ptx_tok_is(TOK(D, *pos), ']'))
@@ -542,7 +542,7 @@ static bf_status_t parse_operand(bf_ptx_dec_t *D, size_t *pos, bf_ptx_opd_t *o)
     if (o->kind == BF_PTX_OPD_SYM && (bf_ptx_tok_is(TOK(D, *pos), '+') || bf_ptx_tok_is(TOK(D, *pos), '-')) &&
         TOK(D, *pos + 1)->kind == BF_PTX_TOK_INT) {
         int64_t sign = bf_ptx_tok_is(TOK(D, *pos), '-') ? -1 : 1;
-        o->off += sign * (int64_t)TOK(D, *pos + 1)->ival;
+        o->off = (int64_t)((uint64_t)o->off + (sign > 0 ? TOK(D, *pos + 1)->ival : 0 - TOK(D, *pos + 1)->ival));
         *pos += 2;
     }
     return BF_OK;
@@ -685,7 +685,7 @@ uint32_t bf_ptx_src_pred(bf_ptx_dec_t *D, const bf_ptx_opd_t *o)
         bf_ptx_bad(D, "'%.*s' is not a predicate", (int)o->tok->len, o->tok->s);
         return 0;
     }
-    return o->slot ? o->slot : 0;
+    return o->slot;
 }
 
 uint32_t bf_ptx_dst_pred(bf_ptx_dec_t *D, const bf_ptx_opd_t *o)
@@ -776,7 +776,8 @@ static bf_status_t decl_reg(bf_ptx_dec_t *D, size_t *pos)
             sym.count = (uint32_t)n->ival;
             if (!grow((void **)&D->range, sizeof(*D->range), &D->range_cap, D->range_count + sym.count))
                 return oom(D);
-            memset(D->range + D->range_count, 0, sym.count * sizeof(*D->range));
+            if (sym.count)
+                memset(D->range + D->range_count, 0, sym.count * sizeof(*D->range));
             D->range_count += sym.count;
         } else {
             sym.kind = BF_PTX_SYM_REG;

@@ -146,6 +146,7 @@ typedef struct {
     uint32_t const_hash_cap, const_count;
     uint32_t special_slot[BF_PTX_SR_COUNT];
     uint32_t false_pred, zero64;
+    uint32_t carry;         /* the carry flag (CC.CF) word, allocated on first use */
 
     size_t *shared_offset;  /* per loader shared var: offset in this kernel, SIZE_MAX if unused */
     size_t shared_size, extern_align;

@@ -12,6 +12,7 @@
  * reconvergence point and pushes one entry per side; an entry is popped when its lanes reach its
  * reconvergence point or all of them exit.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,7 +338,7 @@ static inline uint32_t f32_to_f16(uint32_t x)
     uint32_t sign = (x >> 16) & 0x8000u;
     uint32_t exp = (x >> 23) & 0xff, mant = x & 0x7fffffu;
     if (exp == 0xff)
-        return sign | 0x7c00u | (mant ? 0x200u : 0);
+        return mant ? 0x7fffu : sign | 0x7c00u;
     int e = (int)exp - 127 + 15;
     if (e >= 31)
         return sign | 0x7c00u;
@@ -375,17 +376,191 @@ static inline uint32_t f16_to_f32(uint32_t h)
     return sign | ((exp + 127 - 15) << 23) | (mant << 13);
 }
 
-static inline int testp(double v, int which)
+/* f64 to IEEE half, round to nearest even (f16 arithmetic is computed exactly in double). */
+static inline uint32_t f64_to_f16(double d)
 {
-    switch (which) {
-    case 0: return isfinite(v);
-    case 1: return isinf(v);
-    case 2: return !isnan(v);
-    case 3: return isnan(v);
-    case 4: return isnormal(v);
-    default: return fpclassify(v) == FP_SUBNORMAL;
+    uint64_t x;
+    memcpy(&x, &d, 8);
+    uint32_t sign = (uint32_t)(x >> 48) & 0x8000u;
+    int exp = (int)((x >> 52) & 0x7ff);
+    uint64_t mant = x & ((1ull << 52) - 1);
+    if (exp == 0x7ff)
+        return mant ? 0x7fffu : sign | 0x7c00u; /* NaN results are the canonical NaN, as on GPUs */
+    int e = exp - 1023 + 15;
+    if (e >= 31)
+        return sign | 0x7c00u;
+    uint64_t h, rest, half;
+    if (e <= 0) {
+        if (e < -10)
+            return sign;
+        unsigned shift = (unsigned)(43 - e);
+        uint64_t full = mant | (1ull << 52);
+        h = full >> shift;
+        rest = full & ((1ull << shift) - 1);
+        half = 1ull << (shift - 1);
+    } else {
+        h = ((uint64_t)e << 10) | (mant >> 42);
+        rest = mant & ((1ull << 42) - 1);
+        half = 1ull << 41;
+    }
+    if (rest > half || (rest == half && (h & 1)))
+        h++;
+    return sign | (uint32_t)h;
+}
+
+static inline double f16_value(uint32_t h)
+{
+    return (double)f32_bits(f16_to_f32(h & 0xffffu));
+}
+
+static inline uint32_t half_one(uint32_t a, uint32_t b, uint32_t c, int op)
+{
+    double x = f16_value(a), y = f16_value(b), z = f16_value(c);
+    switch (op) {
+    case BF_PTX_HALF_ADD: return f64_to_f16(x + y);
+    case BF_PTX_HALF_SUB: return f64_to_f16(x - y);
+    case BF_PTX_HALF_MUL: return f64_to_f16(x * y);
+    case BF_PTX_HALF_FMA: return f64_to_f16(fma(x, y, z));
+    case BF_PTX_HALF_MIN:
+        if (x != x || y != y)
+            return x != x && y != y ? 0x7fffu : (x != x ? b : a) & 0xffffu;
+        return (x < y || (x == y && signbit(x)) ? a : b) & 0xffffu;
+    default:
+        if (x != x || y != y)
+            return x != x && y != y ? 0x7fffu : (x != x ? b : a) & 0xffffu;
+        return (x > y || (x == y && !signbit(x)) ? a : b) & 0xffffu;
     }
 }
+
+static inline uint32_t half_op(uint32_t a, uint32_t b, uint32_t c, int op, int x2)
+{
+    uint32_t lo = half_one(a, b, c, op);
+    if (!x2)
+        return lo;
+    return lo | half_one(a >> 16, b >> 16, c >> 16, op) << 16;
+}
+
+/* Directed rounding: f is the nearest value, dir the sign of (exact - f). */
+static inline float step_f32(float f, int dir, int rnd)
+{
+    if (dir == 0)
+        return f;
+    if (rnd == BF_PTX_RND_P)
+        return dir > 0 ? nextafterf(f, INFINITY) : f;
+    if (rnd == BF_PTX_RND_M)
+        return dir < 0 ? nextafterf(f, -INFINITY) : f;
+    /* Toward zero: step when f lies farther from zero than the exact value. */
+    if ((dir > 0 && f < 0) || (dir < 0 && f > 0))
+        return nextafterf(f, 0.0f);
+    return f;
+}
+
+static inline double step_f64(double f, int dir, int rnd)
+{
+    if (dir == 0)
+        return f;
+    if (rnd == BF_PTX_RND_P)
+        return dir > 0 ? nextafter(f, INFINITY) : f;
+    if (rnd == BF_PTX_RND_M)
+        return dir < 0 ? nextafter(f, -INFINITY) : f;
+    if ((dir > 0 && f < 0) || (dir < 0 && f > 0))
+        return nextafter(f, 0.0);
+    return f;
+}
+
+/* An exact zero sum: -0 when rounding down unless both addends are +0, else what RN gave. */
+static inline int zero_sign_down(double x, double y, int rnd)
+{
+    return rnd == BF_PTX_RND_M && (signbit(x) || signbit(y));
+}
+
+/*
+ * f32 add, sub, mul, fma with .rz/.rm/.rp. In double the product of two floats is exact and
+ * Knuth's two-sum gives a sum's rounding error exactly, so exact = s + err is known; the nearest
+ * float f is then moved one step when it lies on the wrong side.
+ */
+static float fdir_f32(float a, float b, float c, int op, int rnd)
+{
+    double x = a, y = op == BF_PTX_FDIR_SUB ? -(double)b : (double)b, s, err = 0;
+    if (op == BF_PTX_FDIR_MUL) {
+        s = x * y;
+    } else {
+        if (op == BF_PTX_FDIR_FMA) {
+            x = (double)a * (double)b;
+            y = c;
+        }
+        s = x + y;
+        double bb = s - x;
+        err = (x - (s - bb)) + (y - bb);
+        if (s == 0 && err == 0 && x == -y)
+            return zero_sign_down(x, y, rnd) ? -0.0f : (float)s;
+    }
+    if (s != s || isinf(s))
+        return (float)s;
+    float f = (float)s;
+    if (isinf(f)) {
+        if (rnd == BF_PTX_RND_Z || (rnd == BF_PTX_RND_M && s > 0) || (rnd == BF_PTX_RND_P && s < 0))
+            return s > 0 ? FLT_MAX : -FLT_MAX;
+        return f;
+    }
+    double t = s - (double)f;
+    return step_f32(f, (t > -err) - (t < -err), rnd);
+}
+
+/* f64 add, sub, mul with .rz/.rm/.rp: two-sum, or fma for the product's error. */
+static double fdir_f64(double a, double b, int op, int rnd)
+{
+    double y = op == BF_PTX_FDIR_SUB ? -b : b, s, err;
+    if (op == BF_PTX_FDIR_MUL) {
+        s = a * y;
+        err = isfinite(s) ? fma(a, y, -s) : 0;
+    } else {
+        s = a + y;
+        double bb = s - a;
+        err = (a - (s - bb)) + (y - bb);
+        if (s == 0 && a == -y)
+            return zero_sign_down(a, y, rnd) ? -0.0 : s;
+    }
+    if (s != s)
+        return s;
+    if (isinf(s)) {
+        if (isinf(a) || isinf(b))
+            return s;
+        if (rnd == BF_PTX_RND_Z || (rnd == BF_PTX_RND_M && s > 0) || (rnd == BF_PTX_RND_P && s < 0))
+            return s > 0 ? DBL_MAX : -DBL_MAX;
+        return s;
+    }
+    return step_f64(s, (err > 0) - (err < 0), rnd);
+}
+
+static inline uint32_t bfind32(uint32_t a, int is_signed, int shiftamt)
+{
+    if (is_signed && (int32_t)a < 0)
+        a = ~a;
+    if (!a)
+        return 0xffffffffu;
+    uint32_t pos = 31u - (uint32_t)__builtin_clz(a);
+    return shiftamt ? 31u - pos : pos;
+}
+
+static inline uint32_t bfind64(uint64_t a, int is_signed, int shiftamt)
+{
+    if (is_signed && (int64_t)a < 0)
+        a = ~a;
+    if (!a)
+        return 0xffffffffu;
+    uint32_t pos = 63u - (uint32_t)__builtin_clzll(a);
+    return shiftamt ? 63u - pos : pos;
+}
+
+/* testp on a value of its own precision (a subnormal float is a normal double). */
+#define TESTP(v, which)                                                                           \
+    ((which) == 0   ? isfinite(v)                                                                 \
+     : (which) == 1 ? isinf(v)                                                                    \
+     : (which) == 2 ? !isnan(v)                                                                   \
+     : (which) == 3 ? isnan(v)                                                                    \
+     : (which) == 4 ? isnormal(v)                                                                 \
+                    : fpclassify(v) == FP_SUBNORMAL)
 
 static uint64_t clock_ns(int realtime)
 {
@@ -481,8 +656,9 @@ static int generic_one(bf_ptx_exec_t *x, bf_ptx_warp_t *w, const bf_ptx_insn_t *
  * Translates the addresses of the lanes of m into host pointers, checking bounds and alignment
  * (bytes: the whole access, a vector's included). Returns 0, or -1 with x->fault filled.
  */
-static inline int translate(bf_ptx_exec_t *x, bf_ptx_warp_t *w, const bf_ptx_insn_t *in, uint32_t m, unsigned bytes,
-                            uint8_t **hp)
+static inline __attribute__((always_inline)) int translate(bf_ptx_exec_t *x, bf_ptx_warp_t *w,
+                                                          const bf_ptx_insn_t *in, uint32_t m, unsigned bytes,
+                                                          uint8_t **hp)
 {
     const uint8_t *R = w->regs;
     uint64_t ad[W];
@@ -534,9 +710,10 @@ static inline int translate(bf_ptx_exec_t *x, bf_ptx_warp_t *w, const bf_ptx_ins
             }
             return mem_fault(x, in, ad[i], bytes, BF_PTX_SP_SHARED, (ad[i] & amask) ? "misaligned" : "out-of-bounds");
         }
-        uint8_t *base = x->shared;
+        /* Integer arithmetic: inactive lanes may hold any address and are never dereferenced. */
+        uintptr_t base = (uintptr_t)x->shared;
         for (int i = 0; i < W; i++)
-            hp[i] = base + ad[i];
+            hp[i] = (uint8_t *)(base + (uintptr_t)ad[i]);
         return 0;
     }
     case BF_PTX_SP_LOCAL:
@@ -584,7 +761,8 @@ static inline int translate(bf_ptx_exec_t *x, bf_ptx_warp_t *w, const bf_ptx_ins
             }                                                                                     \
     } while (0)
 
-static void load_data(uint8_t *R, const bf_ptx_insn_t *in, uint32_t m, uint8_t *const *hp)
+static inline __attribute__((always_inline)) void load_data(uint8_t *R, const bf_ptx_insn_t *in, uint32_t m,
+                                                           uint8_t *const *hp)
 {
     int sg = (in->flags & BF_PTX_MF_SIGNED) != 0;
     for (int k = 0; k < in->n; k++) {
@@ -617,7 +795,8 @@ static void load_data(uint8_t *R, const bf_ptx_insn_t *in, uint32_t m, uint8_t *
         }                                                                                         \
     } while (0)
 
-static void store_data(const uint8_t *R, const bf_ptx_insn_t *in, uint32_t m, uint8_t *const *hp)
+static inline __attribute__((always_inline)) void store_data(const uint8_t *R, const bf_ptx_insn_t *in, uint32_t m,
+                                                            uint8_t *const *hp)
 {
     for (int k = 0; k < in->n; k++) {
         size_t off = (size_t)k * in->w;
@@ -727,7 +906,7 @@ static int grow_stack(bf_ptx_warp_t *w)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 /* A clone for AVX2+FMA machines (fmaf becomes one instruction, lane loops twice as wide), picked at
  * load time; the default clone runs anywhere. */
-#define BF_PTX_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define BF_PTX_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define BF_PTX_CLONES
 #endif
@@ -1010,9 +1189,15 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
         case BF_PTX_X_TESTP_F64: {
             uint32_t r = 0;
             for (int i = 0; i < W; i++) {
-                double v = in->op == BF_PTX_X_TESTP_F32 ? (double)((const float *)(R + in->a))[i]
-                                                         : ((const double *)(R + in->a))[i];
-                r |= (uint32_t)testp(v, in->sub) << i;
+                int t;
+                if (in->op == BF_PTX_X_TESTP_F32) {
+                    float v = ((const float *)(R + in->a))[i];
+                    t = TESTP(v, in->sub);
+                } else {
+                    double v = ((const double *)(R + in->a))[i];
+                    t = TESTP(v, in->sub);
+                }
+                r |= (uint32_t)(t != 0) << i;
             }
             PSTORE(in->d, r);
             break;
@@ -1060,7 +1245,80 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
         case BF_PTX_X_PXOR: PSTORE(in->d, PW(in->a) ^ PW(in->b)); break;
         case BF_PTX_X_PNOT: PSTORE(in->d, ~PW(in->a)); break;
         case BF_PTX_X_PMOV: PSTORE(in->d, PW(in->a)); break;
-        case BF_PTX_X_PSETI: PSTORE(in->d, in->imm ? FULL : 0); break;
+
+        case BF_PTX_X_ADDC_32:
+        case BF_PTX_X_SUBC_32:
+        case BF_PTX_X_MADC_32: {
+            const uint32_t *a = P32(in->a), *b = P32(in->b), *c = P32(in->c);
+            const uint32_t cin = (in->flags & BF_PTX_CF_IN) ? PW(in->e) : 0;
+            uint32_t t[W], cout = 0;
+            for (int i = 0; i < W; i++) {
+                uint64_t ci = (cin >> i) & 1u, v;
+                if (in->op == BF_PTX_X_ADDC_32) {
+                    v = (uint64_t)a[i] + b[i] + ci;
+                } else if (in->op == BF_PTX_X_SUBC_32) {
+                    v = (uint64_t)a[i] - b[i] - ci;
+                    v = (v & 0xffffffffu) | ((v >> 63) << 32); /* borrow */
+                } else {
+                    uint64_t p = (in->flags & BF_PTX_CF_SIGNED) && (in->flags & BF_PTX_CF_HI)
+                                     ? (uint64_t)((int64_t)(int32_t)a[i] * (int32_t)b[i])
+                                     : (uint64_t)a[i] * b[i];
+                    v = (uint64_t)((in->flags & BF_PTX_CF_HI) ? (uint32_t)(p >> 32) : (uint32_t)p) + c[i] + ci;
+                }
+                t[i] = (uint32_t)v;
+                cout |= (uint32_t)((v >> 32) & 1u) << i;
+            }
+            STORE(uint32_t, in->d, t);
+            if (in->flags & BF_PTX_CF_OUT)
+                PSTORE(in->e, cout);
+            break;
+        }
+        case BF_PTX_X_ADDC_64:
+        case BF_PTX_X_SUBC_64:
+        case BF_PTX_X_MADC_64: {
+            const uint64_t *a = (const uint64_t *)(R + in->a), *b = (const uint64_t *)(R + in->b);
+            const uint64_t *c = (const uint64_t *)(R + in->c);
+            const uint32_t cin = (in->flags & BF_PTX_CF_IN) ? PW(in->e) : 0;
+            uint64_t t[W];
+            uint32_t cout = 0;
+            for (int i = 0; i < W; i++) {
+                unsigned __int128 ci = (cin >> i) & 1u, v;
+                if (in->op == BF_PTX_X_ADDC_64) {
+                    v = (unsigned __int128)a[i] + b[i] + ci;
+                } else if (in->op == BF_PTX_X_SUBC_64) {
+                    v = (unsigned __int128)a[i] - b[i] - ci;
+                    v = (v & ~0ull) | ((unsigned __int128)(uint64_t)(v >> 127) << 64);
+                } else {
+                    unsigned __int128 p = (in->flags & BF_PTX_CF_SIGNED) && (in->flags & BF_PTX_CF_HI)
+                                              ? (unsigned __int128)((__int128)(int64_t)a[i] * (int64_t)b[i])
+                                              : (unsigned __int128)a[i] * b[i];
+                    v = (unsigned __int128)((in->flags & BF_PTX_CF_HI) ? (uint64_t)(p >> 64) : (uint64_t)p) + c[i] + ci;
+                }
+                t[i] = (uint64_t)v;
+                cout |= (uint32_t)((uint64_t)(v >> 64) & 1u) << i;
+            }
+            STORE(uint64_t, in->d, t);
+            if (in->flags & BF_PTX_CF_OUT)
+                PSTORE(in->e, cout);
+            break;
+        }
+        case BF_PTX_X_FDIR_F32: TER(float, float, float, float, fdir_f32(a[i], b[i], c[i], in->sub, in->rnd));
+        case BF_PTX_X_FDIR_F64: BIN(double, double, double, fdir_f64(a[i], b[i], in->sub, in->rnd));
+        case BF_PTX_X_BFIND_U32: UN(uint32_t, uint32_t, bfind32(a[i], 0, in->flags));
+        case BF_PTX_X_BFIND_S32: UN(uint32_t, uint32_t, bfind32(a[i], 1, in->flags));
+        case BF_PTX_X_BFIND_U64: UN(uint32_t, uint64_t, bfind64(a[i], 0, in->flags));
+        case BF_PTX_X_BFIND_S64: UN(uint32_t, uint64_t, bfind64(a[i], 1, in->flags));
+        case BF_PTX_X_SHF_L:
+            TER(uint32_t, uint32_t, uint32_t, uint32_t,
+                (uint32_t)((((uint64_t)b[i] << 32 | a[i]) << (in->flags ? (c[i] > 32 ? 32 : c[i]) : (c[i] & 31))) >> 32));
+        case BF_PTX_X_SHF_R:
+            TER(uint32_t, uint32_t, uint32_t, uint32_t,
+                (uint32_t)(((uint64_t)b[i] << 32 | a[i]) >> (in->flags ? (c[i] > 32 ? 32 : c[i]) : (c[i] & 31))));
+        case BF_PTX_X_SAD_U32: TER(uint32_t, uint32_t, uint32_t, uint32_t, (a[i] > b[i] ? a[i] - b[i] : b[i] - a[i]) + c[i]);
+        case BF_PTX_X_SAD_S32:
+            TER(uint32_t, int32_t, int32_t, uint32_t,
+                (a[i] > b[i] ? (uint32_t)a[i] - (uint32_t)b[i] : (uint32_t)b[i] - (uint32_t)a[i]) + c[i]);
+        case BF_PTX_X_HALF: TER(uint32_t, uint32_t, uint32_t, uint32_t, half_op(a[i], b[i], c[i], in->sub, in->flags & 1));
 
         case BF_PTX_X_LD: {
             uint8_t *hp[W];

@@ -22,6 +22,7 @@ typedef struct {
     uint32_t sp, stack_cap;
     uint32_t pc;                   /* resume point after a barrier */
     uint32_t exited;               /* lanes that exited (or never existed) */
+    uint32_t absent;               /* lanes past the block's last thread */
     uint32_t index;                /* warp index in the block */
     int state;                     /* bf_ptx_warp_state_t */
 } bf_ptx_warp_t;

@@ -150,6 +150,8 @@ static const struct {
     {"brkpt", bf_ptx_insn_trap},  {"bar", bf_ptx_insn_bar},       {"barrier", bf_ptx_insn_barrier},
     {"membar", bf_ptx_insn_membar}, {"fence", bf_ptx_insn_fence}, {"shfl", bf_ptx_insn_shfl},
     {"vote", bf_ptx_insn_vote},   {"activemask", bf_ptx_insn_activemask},
+    {"addc", bf_ptx_insn_addc},   {"subc", bf_ptx_insn_subc},     {"madc", bf_ptx_insn_madc},
+    {"bfind", bf_ptx_insn_bfind}, {"shf", bf_ptx_insn_shf},       {"sad", bf_ptx_insn_sad},
     /* No effect in an interpreter: hints and timing. */
     {"prefetch", bf_ptx_insn_nothing}, {"prefetchu", bf_ptx_insn_nothing},
     {"nanosleep", bf_ptx_insn_nothing}, {"pmevent", bf_ptx_insn_nothing},

@@ -22,7 +22,7 @@
     X(gpu) X(sys) X(cluster) X(gl) X(arrive) X(red) X(popc)                                       \
     X(finite) X(infinite) X(number) X(notanumber) X(normal) X(subnormal)                          \
     X(f4e) X(b4e) X(rc8) X(ecl) X(ecr) X(rc16) X(shiftamt) X(clamp) X(wrap) X(noftz) X(proxy)     \
-    X(alias) X(async) X(NaN) X(relu) X(xorsign) X(abs) X(L2) X(L1)
+    X(alias) X(async) X(NaN) X(relu) X(xorsign) X(abs) X(L2) X(L1) X(l) X(r)
 
 enum {
     BF_PTX_M_UNKNOWN = 0,
@@ -61,7 +61,8 @@ BF_PTX_INSN_DECL(bfi) BF_PTX_INSN_DECL(prmt) BF_PTX_INSN_DECL(lop3) BF_PTX_INSN_
 BF_PTX_INSN_DECL(selp) BF_PTX_INSN_DECL(mov) BF_PTX_INSN_DECL(cvt) BF_PTX_INSN_DECL(rcp)
 BF_PTX_INSN_DECL(sqrt) BF_PTX_INSN_DECL(rsqrt) BF_PTX_INSN_DECL(ex2) BF_PTX_INSN_DECL(lg2)
 BF_PTX_INSN_DECL(sin) BF_PTX_INSN_DECL(cos) BF_PTX_INSN_DECL(tanh) BF_PTX_INSN_DECL(copysign)
-BF_PTX_INSN_DECL(testp)
+BF_PTX_INSN_DECL(testp) BF_PTX_INSN_DECL(addc) BF_PTX_INSN_DECL(subc) BF_PTX_INSN_DECL(madc)
+BF_PTX_INSN_DECL(bfind) BF_PTX_INSN_DECL(shf) BF_PTX_INSN_DECL(sad)
 /* insn_mem.c */
 BF_PTX_INSN_DECL(ld) BF_PTX_INSN_DECL(ldu) BF_PTX_INSN_DECL(st) BF_PTX_INSN_DECL(atom)
 BF_PTX_INSN_DECL(red) BF_PTX_INSN_DECL(cvta)

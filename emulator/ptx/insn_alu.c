@@ -37,6 +37,9 @@ static bf_ptx_insn_t *op3(bf_ptx_dec_t *D, bf_ptx_xop_t op, uint32_t d, uint32_t
     return in;
 }
 
+static bf_status_t int_op(bf_ptx_dec_t *D, bf_ptx_opd_t *o, int nsrc, bf_ptx_type_t t, bf_ptx_xop_t op32,
+                          bf_ptx_xop_t op64, int norm);
+
 /* A flushed copy of an f32 source (for .ftz). */
 static uint32_t ftz_src(bf_ptx_dec_t *D, uint32_t s)
 {
@@ -52,6 +55,176 @@ static bf_status_t float_rounding(bf_ptx_dec_t *D, bf_ptx_mods_t *m)
     if (bf_ptx_take(m, BF_PTX_M_rz) || bf_ptx_take(m, BF_PTX_M_rm) || bf_ptx_take(m, BF_PTX_M_rp))
         return bf_ptx_unsupported(D, "directed rounding of arithmetic");
     return BF_OK;
+}
+
+/* The directed rounding of add, sub, mul and fma (.rz .rm .rp), or -1 for round-to-nearest. */
+static int directed_rounding(bf_ptx_mods_t *m)
+{
+    bf_ptx_take(m, BF_PTX_M_rn);
+    if (bf_ptx_take(m, BF_PTX_M_rz))
+        return BF_PTX_RND_Z;
+    if (bf_ptx_take(m, BF_PTX_M_rm))
+        return BF_PTX_RND_M;
+    if (bf_ptx_take(m, BF_PTX_M_rp))
+        return BF_PTX_RND_P;
+    return -1;
+}
+
+/* f16 and f16x2 arithmetic (computed exactly in double, rounded once to half). */
+static bf_status_t half_op(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int nsrc, bf_ptx_type_t t,
+                           bf_ptx_half_t op)
+{
+    if (t != BF_PTX_T_F16 && t != BF_PTX_T_F16X2)
+        return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+    bf_ptx_take(m, BF_PTX_M_rn);
+    if (bf_ptx_take(m, BF_PTX_M_ftz) || bf_ptx_take(m, BF_PTX_M_sat))
+        return bf_ptx_unsupported(D, "%s", "");
+    uint32_t s[3] = {0, 0, 0};
+    for (int i = 0; i < nsrc; i++)
+        s[i] = bf_ptx_src(D, &o[1 + i], t);
+    uint32_t d = bf_ptx_dst(D, &o[0], t);
+    bf_ptx_insn_t *in = op3(D, BF_PTX_X_HALF, d, s[0], s[1], s[2]);
+    if (in) {
+        in->sub = (uint8_t)op;
+        in->flags = t == BF_PTX_T_F16X2;
+    }
+    return D->L->status;
+}
+
+/* add/sub/mul/fma with .rz .rm .rp. */
+static bf_status_t directed_op(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int nsrc, bf_ptx_type_t t,
+                               bf_ptx_fdir_t op, int rnd)
+{
+    if (t != BF_PTX_T_F32 && (t != BF_PTX_T_F64 || op == BF_PTX_FDIR_FMA))
+        return bf_ptx_unsupported(D, "directed rounding on .%s", bf_ptx_type_name(t));
+    int ftz = bf_ptx_take(m, BF_PTX_M_ftz);
+    int sat = bf_ptx_take(m, BF_PTX_M_sat);
+    uint32_t s[3] = {0, 0, 0};
+    for (int i = 0; i < nsrc; i++) {
+        s[i] = bf_ptx_src(D, &o[1 + i], t);
+        if (ftz && t == BF_PTX_T_F32 && !FAILED(D))
+            s[i] = ftz_src(D, s[i]);
+    }
+    uint32_t d = bf_ptx_dst(D, &o[0], t);
+    bf_ptx_insn_t *in = op3(D, t == BF_PTX_T_F32 ? BF_PTX_X_FDIR_F32 : BF_PTX_X_FDIR_F64, d, s[0], s[1], s[2]);
+    if (!in)
+        return D->L->status;
+    in->sub = (uint8_t)op;
+    in->rnd = (uint8_t)rnd;
+    if (ftz && t == BF_PTX_T_F32)
+        op3(D, BF_PTX_X_FTZ_F32, d, d, 0, 0);
+    if (sat)
+        op3(D, t == BF_PTX_T_F32 ? BF_PTX_X_SAT_F32 : BF_PTX_X_SAT_F64, d, d, 0, 0);
+    return D->L->status;
+}
+
+static uint32_t carry_slot(bf_ptx_dec_t *D)
+{
+    if (!D->carry)
+        D->carry = bf_ptx_temp(D, BF_PTX_SLOT_PRED);
+    return D->carry;
+}
+
+/* add.cc, addc, sub.cc, subc, mad.cc, madc: the carry flag in and/or out. */
+static bf_status_t carry_op(bf_ptx_dec_t *D, bf_ptx_opd_t *o, int nsrc, bf_ptx_type_t t, bf_ptx_xop_t op32,
+                            bf_ptx_xop_t op64, unsigned flags)
+{
+    if (t != BF_PTX_T_U32 && t != BF_PTX_T_S32 && t != BF_PTX_T_U64 && t != BF_PTX_T_S64 && t != BF_PTX_T_B32 &&
+        t != BF_PTX_T_B64)
+        return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+    uint32_t s[3] = {0, 0, 0};
+    for (int i = 0; i < nsrc; i++)
+        s[i] = bf_ptx_src(D, &o[1 + i], t);
+    uint32_t d = bf_ptx_dst(D, &o[0], t);
+    uint32_t cf = carry_slot(D);
+    bf_ptx_insn_t *in = op3(D, is64(t) ? op64 : op32, d, s[0], s[1], s[2]);
+    if (in) {
+        in->e = cf;
+        in->flags = (uint8_t)(flags | (bf_ptx_type_is_signed(t) ? BF_PTX_CF_SIGNED : 0));
+    }
+    return D->L->status;
+}
+
+static bf_status_t addc_subc(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n, int is_sub)
+{
+    unsigned flags = BF_PTX_CF_IN | (bf_ptx_take(m, BF_PTX_M_cc) ? BF_PTX_CF_OUT : 0);
+    bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 3, 3) != BF_OK)
+        return D->L->status;
+    return carry_op(D, o, 2, t, is_sub ? BF_PTX_X_SUBC_32 : BF_PTX_X_ADDC_32, is_sub ? BF_PTX_X_SUBC_64 : BF_PTX_X_ADDC_64,
+                    flags);
+}
+
+bf_status_t bf_ptx_insn_addc(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    return addc_subc(D, m, o, n, 0);
+}
+
+bf_status_t bf_ptx_insn_subc(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    return addc_subc(D, m, o, n, 1);
+}
+
+bf_status_t bf_ptx_insn_madc(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    unsigned flags = BF_PTX_CF_IN | (bf_ptx_take(m, BF_PTX_M_cc) ? BF_PTX_CF_OUT : 0);
+    int lo = bf_ptx_take(m, BF_PTX_M_lo), hi = bf_ptx_take(m, BF_PTX_M_hi);
+    bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK)
+        return D->L->status;
+    if (lo + hi != 1)
+        return bf_ptx_bad(D, "needs exactly one of .lo, .hi");
+    return carry_op(D, o, 3, t, BF_PTX_X_MADC_32, BF_PTX_X_MADC_64, flags | (hi ? BF_PTX_CF_HI : 0));
+}
+
+bf_status_t bf_ptx_insn_bfind(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    int shiftamt = bf_ptx_take(m, BF_PTX_M_shiftamt);
+    bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 2, 2) != BF_OK)
+        return D->L->status;
+    bf_ptx_xop_t op;
+    switch (t) {
+    case BF_PTX_T_U32: op = BF_PTX_X_BFIND_U32; break;
+    case BF_PTX_T_S32: op = BF_PTX_X_BFIND_S32; break;
+    case BF_PTX_T_U64: op = BF_PTX_X_BFIND_U64; break;
+    case BF_PTX_T_S64: op = BF_PTX_X_BFIND_S64; break;
+    default: return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+    }
+    uint32_t a = bf_ptx_src(D, &o[1], t);
+    uint32_t d = bf_ptx_dst(D, &o[0], BF_PTX_T_U32);
+    bf_ptx_insn_t *in = op3(D, op, d, a, 0, 0);
+    if (in)
+        in->flags = (uint8_t)shiftamt;
+    return D->L->status;
+}
+
+/* shf.l/.r.wrap/.clamp.b32: funnel shift of the 64-bit {b, a}. */
+bf_status_t bf_ptx_insn_shf(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    int left = bf_ptx_take(m, BF_PTX_M_l), right = bf_ptx_take(m, BF_PTX_M_r);
+    int wrap = bf_ptx_take(m, BF_PTX_M_wrap), clamp = bf_ptx_take(m, BF_PTX_M_clamp);
+    bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK)
+        return D->L->status;
+    if (left + right != 1 || wrap + clamp != 1 || t != BF_PTX_T_B32)
+        return bf_ptx_unsupported(D, "%s", "");
+    uint32_t a = bf_ptx_src(D, &o[1], t), b = bf_ptx_src(D, &o[2], t), c = bf_ptx_src(D, &o[3], BF_PTX_T_U32);
+    uint32_t d = bf_ptx_dst(D, &o[0], t);
+    bf_ptx_insn_t *in = op3(D, left ? BF_PTX_X_SHF_L : BF_PTX_X_SHF_R, d, a, b, c);
+    if (in)
+        in->flags = (uint8_t)clamp;
+    return D->L->status;
+}
+
+bf_status_t bf_ptx_insn_sad(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK)
+        return D->L->status;
+    if (t != BF_PTX_T_U32 && t != BF_PTX_T_S32)
+        return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+    return int_op(D, o, 3, t, t == BF_PTX_T_S32 ? BF_PTX_X_SAD_S32 : BF_PTX_X_SAD_U32, BF_PTX_X_NOP, 0);
 }
 
 /*
@@ -94,17 +267,24 @@ static bf_status_t int_op(bf_ptx_dec_t *D, bf_ptx_opd_t *o, int nsrc, bf_ptx_typ
 
 static bf_status_t add_sub(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n, int is_sub)
 {
+    int cc = bf_ptx_take(m, BF_PTX_M_cc);
     bf_ptx_type_t t = bf_ptx_need_type(D, m);
     if (FAILED(D) || bf_ptx_nopd(D, n, 3, 3) != BF_OK)
         return D->L->status;
+    if (t == BF_PTX_T_F16 || t == BF_PTX_T_F16X2)
+        return half_op(D, m, o, 2, t, is_sub ? BF_PTX_HALF_SUB : BF_PTX_HALF_ADD);
     if (bf_ptx_type_is_float(t)) {
-        if (float_rounding(D, m) != BF_OK)
-            return D->L->status;
+        int rnd = directed_rounding(m);
+        if (rnd >= 0)
+            return directed_op(D, m, o, 2, t, is_sub ? BF_PTX_FDIR_SUB : BF_PTX_FDIR_ADD, rnd);
         return float_op(D, m, o, 2, t, is_sub ? BF_PTX_X_SUB_F32 : BF_PTX_X_ADD_F32,
                         is_sub ? BF_PTX_X_SUB_F64 : BF_PTX_X_ADD_F64);
     }
     if (!bf_ptx_is_int(t))
         return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+    if (cc)
+        return carry_op(D, o, 2, t, is_sub ? BF_PTX_X_SUBC_32 : BF_PTX_X_ADDC_32, is_sub ? BF_PTX_X_SUBC_64 : BF_PTX_X_ADDC_64,
+                        BF_PTX_CF_OUT);
     if (bf_ptx_take(m, BF_PTX_M_sat)) {
         if (t != BF_PTX_T_S32)
             return bf_ptx_unsupported(D, ".sat on .%s", bf_ptx_type_name(t));
@@ -127,16 +307,26 @@ bf_status_t bf_ptx_insn_sub(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
 /* mul and mad: is_mad adds the third source. */
 static bf_status_t mul_mad(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n, int is_mad)
 {
+    int cc = bf_ptx_take(m, BF_PTX_M_cc);
     bf_ptx_type_t t = bf_ptx_need_type(D, m);
     if (FAILED(D) || bf_ptx_nopd(D, n, 3 + is_mad, 3 + is_mad) != BF_OK)
         return D->L->status;
+    if (t == BF_PTX_T_F16 || t == BF_PTX_T_F16X2)
+        return half_op(D, m, o, 2 + is_mad, t, is_mad ? BF_PTX_HALF_FMA : BF_PTX_HALF_MUL);
     if (bf_ptx_type_is_float(t)) {
-        if (float_rounding(D, m) != BF_OK)
-            return D->L->status;
+        int rnd = directed_rounding(m);
         /* mad.rn.f32 is fma.rn.f32 on every target since sm_20. */
+        if (rnd >= 0)
+            return directed_op(D, m, o, 2 + is_mad, t, is_mad ? BF_PTX_FDIR_FMA : BF_PTX_FDIR_MUL, rnd);
         if (is_mad)
             return float_op(D, m, o, 3, t, BF_PTX_X_FMA_F32, BF_PTX_X_FMA_F64);
         return float_op(D, m, o, 2, t, BF_PTX_X_MUL_F32, BF_PTX_X_MUL_F64);
+    }
+    if (cc) {
+        int lo_cc = bf_ptx_take(m, BF_PTX_M_lo), hi_cc = bf_ptx_take(m, BF_PTX_M_hi);
+        if (!is_mad || lo_cc + hi_cc != 1)
+            return bf_ptx_unsupported(D, "%s", "");
+        return carry_op(D, o, 3, t, BF_PTX_X_MADC_32, BF_PTX_X_MADC_64, BF_PTX_CF_OUT | (hi_cc ? BF_PTX_CF_HI : 0));
     }
     if (!bf_ptx_is_int(t) || bf_ptx_type_bits(t) == 8)
         return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
@@ -233,8 +423,13 @@ bf_status_t bf_ptx_insn_mad24(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o
 bf_status_t bf_ptx_insn_fma(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
 {
     bf_ptx_type_t t = bf_ptx_need_type(D, m);
-    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK || float_rounding(D, m) != BF_OK)
+    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK)
         return D->L->status;
+    if (t == BF_PTX_T_F16 || t == BF_PTX_T_F16X2)
+        return half_op(D, m, o, 3, t, BF_PTX_HALF_FMA);
+    int rnd = directed_rounding(m);
+    if (rnd >= 0)
+        return directed_op(D, m, o, 3, t, BF_PTX_FDIR_FMA, rnd);
     return float_op(D, m, o, 3, t, BF_PTX_X_FMA_F32, BF_PTX_X_FMA_F64);
 }
 
@@ -273,6 +468,8 @@ static bf_status_t min_max(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, i
     bf_ptx_type_t t = bf_ptx_need_type(D, m);
     if (FAILED(D) || bf_ptx_nopd(D, n, 3, 3) != BF_OK)
         return D->L->status;
+    if (t == BF_PTX_T_F16 || t == BF_PTX_T_F16X2)
+        return half_op(D, m, o, 2, t, is_max ? BF_PTX_HALF_MAX : BF_PTX_HALF_MIN);
     if (bf_ptx_type_is_float(t))
         return float_op(D, m, o, 2, t, is_max ? BF_PTX_X_MAX_F32 : BF_PTX_X_MIN_F32,
                         is_max ? BF_PTX_X_MAX_F64 : BF_PTX_X_MIN_F64);
@@ -299,6 +496,15 @@ static bf_status_t neg_abs(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, i
     bf_ptx_type_t t = bf_ptx_need_type(D, m);
     if (FAILED(D) || bf_ptx_nopd(D, n, 2, 2) != BF_OK)
         return D->L->status;
+    if (t == BF_PTX_T_F16 || t == BF_PTX_T_F16X2) {
+        /* Sign-bit operations. */
+        uint32_t sign = t == BF_PTX_T_F16 ? 0x8000u : 0x80008000u;
+        uint32_t a = bf_ptx_src(D, &o[1], t);
+        uint32_t d = bf_ptx_dst(D, &o[0], t);
+        op3(D, is_abs ? BF_PTX_X_AND_32 : BF_PTX_X_XOR_32, d, a,
+            bf_ptx_const(D, BF_PTX_SLOT_R32, is_abs ? (uint32_t)~sign : sign), 0);
+        return D->L->status;
+    }
     if (bf_ptx_type_is_float(t))
         return float_op(D, m, o, 1, t, is_abs ? BF_PTX_X_ABS_F32 : BF_PTX_X_NEG_F32,
                         is_abs ? BF_PTX_X_ABS_F64 : BF_PTX_X_NEG_F64);

@@ -59,6 +59,45 @@ static size_t align64(size_t v)
     return (v + 63) & ~(size_t)63;
 }
 
+static void set_special(bf_ptx_warp_t *w, uint32_t slot, const uint32_t *values)
+{
+    if (slot)
+        memcpy(w->regs + slot, values, BF_PTX_WARP * sizeof(uint32_t));
+}
+
+static void set_uniform(bf_ptx_warp_t *w, uint32_t slot, uint32_t value)
+{
+    if (!slot)
+        return;
+    uint32_t *p = (uint32_t *)(w->regs + slot);
+    for (int i = 0; i < BF_PTX_WARP; i++)
+        p[i] = value;
+}
+
+/* What a warp's special registers hold for every block of the launch: %tid, %warpid, and the lanes
+ * past the block's last thread. Only %ctaid changes from block to block. */
+static void warp_init(const grid_t *g, bf_ptx_warp_t *w, unsigned wi)
+{
+    const bf_ptx_kernel_t *k = g->k;
+    const unsigned *block = g->launch->block;
+    uint32_t tid[3][BF_PTX_WARP];
+    w->absent = 0;
+    for (int l = 0; l < BF_PTX_WARP; l++) {
+        unsigned t = wi * BF_PTX_WARP + (unsigned)l;
+        if (t >= g->threads_per_block) {
+            w->absent |= 1u << l;
+            t = 0;
+        }
+        tid[0][l] = t % block[0];
+        tid[1][l] = t / block[0] % block[1];
+        tid[2][l] = t / (block[0] * block[1]);
+    }
+    set_special(w, k->special_slot[BF_PTX_SR_TID_X], tid[0]);
+    set_special(w, k->special_slot[BF_PTX_SR_TID_Y], tid[1]);
+    set_special(w, k->special_slot[BF_PTX_SR_TID_Z], tid[2]);
+    set_uniform(w, k->special_slot[BF_PTX_SR_WARPID], wi);
+}
+
 static bf_status_t worker_init(worker_t *wk, grid_t *g)
 {
     const bf_ptx_kernel_t *k = g->k;
@@ -84,6 +123,7 @@ static bf_status_t worker_init(worker_t *wk, grid_t *g)
         w->index = i;
         if (!w->stack)
             goto err_free;
+        warp_init(g, w, i);
     }
     wk->x.cache = (bf_ptx_region_cache_t *)p;
     memset(p, 0, cache); /* span 0: every first access misses */
@@ -118,50 +158,20 @@ static void worker_fini(worker_t *wk)
     free(wk->mem);
 }
 
-static void set_special(bf_ptx_warp_t *w, uint32_t slot, const uint32_t *values)
-{
-    if (slot)
-        memcpy(w->regs + slot, values, BF_PTX_WARP * sizeof(uint32_t));
-}
-
-static void set_uniform(bf_ptx_warp_t *w, uint32_t slot, uint32_t value)
-{
-    if (!slot)
-        return;
-    uint32_t *p = (uint32_t *)(w->regs + slot);
-    for (int i = 0; i < BF_PTX_WARP; i++)
-        p[i] = value;
-}
-
 /* Runs block number b; returns BF_OK or the failure (fault copied into the grid). */
 static bf_status_t run_block(worker_t *wk, uint64_t b)
 {
     grid_t *g = wk->g;
     const bf_ptx_kernel_t *k = g->k;
-    const unsigned *block = g->launch->block, *grid = g->launch->grid;
+    const unsigned *grid = g->launch->grid;
     uint32_t ctaid[3] = {(uint32_t)(b % grid[0]), (uint32_t)(b / grid[0] % grid[1]),
                          (uint32_t)(b / ((uint64_t)grid[0] * grid[1]))};
     for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
         bf_ptx_warp_t *w = &wk->warps[wi];
-        uint32_t tid[3][BF_PTX_WARP];
-        w->exited = 0;
-        for (int l = 0; l < BF_PTX_WARP; l++) {
-            unsigned t = wi * BF_PTX_WARP + (unsigned)l;
-            if (t >= g->threads_per_block) {
-                w->exited |= 1u << l;
-                t = 0;
-            }
-            tid[0][l] = t % block[0];
-            tid[1][l] = t / block[0] % block[1];
-            tid[2][l] = t / (block[0] * block[1]);
-        }
-        set_special(w, k->special_slot[BF_PTX_SR_TID_X], tid[0]);
-        set_special(w, k->special_slot[BF_PTX_SR_TID_Y], tid[1]);
-        set_special(w, k->special_slot[BF_PTX_SR_TID_Z], tid[2]);
+        w->exited = w->absent;
         set_uniform(w, k->special_slot[BF_PTX_SR_CTAID_X], ctaid[0]);
         set_uniform(w, k->special_slot[BF_PTX_SR_CTAID_Y], ctaid[1]);
         set_uniform(w, k->special_slot[BF_PTX_SR_CTAID_Z], ctaid[2]);
-        set_uniform(w, k->special_slot[BF_PTX_SR_WARPID], wi);
         w->sp = 0;
         w->stack[0] = (bf_ptx_stack_entry_t){0, BF_PTX_NO_PC, BF_PTX_FULL_MASK};
         w->pc = 0;

@@ -43,7 +43,7 @@ static bf_status_t parse_int(bf_ptx_loader_t *L, size_t *pos, int64_t *value_p)
     if (t->kind != BF_PTX_TOK_INT)
         return bf_ptx_fail(L, BF_INVALID_ARG, t->line, "expected a number before '%.*s'", (int)t->len, t->s);
     (*pos)++;
-    *value_p = neg ? -(int64_t)t->ival : (int64_t)t->ival;
+    *value_p = (int64_t)(neg ? 0 - t->ival : t->ival);
     return BF_OK;
 }
 
@@ -88,7 +88,7 @@ static bf_status_t init_element(bf_ptx_loader_t *L, const bf_ptx_tok_t *t, int n
         return BF_OK;
     }
     if (t->kind == BF_PTX_TOK_INT) {
-        v = neg ? (uint64_t)-(int64_t)t->ival : t->ival;
+        v = neg ? 0 - t->ival : t->ival;
     } else if (t->kind == BF_PTX_TOK_FLOAT && t->fform != BF_PTX_FLT_DECIMAL) {
         v = t->ival; /* a bit pattern given for an integer-typed element */
     } else if (t->kind == BF_PTX_TOK_IDENT) {

@@ -81,6 +81,20 @@ typedef enum { BF_PTX_VOTE_ALL, BF_PTX_VOTE_ANY, BF_PTX_VOTE_UNI, BF_PTX_VOTE_BA
 #define BF_PTX_SF_NEGC 0x01u  /* the combining predicate is negated (!%p) */
 #define BF_PTX_SF_PAIR 0x02u  /* a second destination (p|q) receives the complement */
 
+/* Flags of the carry operations (ADDC, SUBC, MADC); e is the warp's carry-flag word (CC.CF). */
+#define BF_PTX_CF_IN 0x01u     /* adds the carry (subtracts the borrow) */
+#define BF_PTX_CF_OUT 0x02u    /* writes the carry (borrow) out */
+#define BF_PTX_CF_HI 0x04u     /* MADC: the high half of the product */
+#define BF_PTX_CF_SIGNED 0x08u /* MADC .hi: signed product */
+
+/* FDIR (directed rounding of f32/f64 arithmetic): sub is the operation. */
+typedef enum { BF_PTX_FDIR_ADD, BF_PTX_FDIR_SUB, BF_PTX_FDIR_MUL, BF_PTX_FDIR_FMA } bf_ptx_fdir_t;
+
+/* HALF (f16 and f16x2 arithmetic): sub is the operation, flags bit 0 for f16x2. */
+typedef enum {
+    BF_PTX_HALF_ADD, BF_PTX_HALF_SUB, BF_PTX_HALF_MUL, BF_PTX_HALF_FMA, BF_PTX_HALF_MIN, BF_PTX_HALF_MAX,
+} bf_ptx_half_t;
+
 /* Flags of CVT_II (in imm): source and destination bit widths and signedness, slot widths. */
 #define BF_PTX_CVT_II(src_bits, src_signed, dst_bits, dst_signed)                                \
     ((int64_t)(src_bits) | ((int64_t)(src_signed) << 8) | ((int64_t)(dst_bits) << 16) |         \
@@ -112,7 +126,10 @@ typedef enum { BF_PTX_VOTE_ALL, BF_PTX_VOTE_ANY, BF_PTX_VOTE_UNI, BF_PTX_VOTE_BA
     X(RSQRT_F32) X(RSQRT_F64) X(EX2_F32) X(LG2_F32) X(SIN_F32) X(COS_F32) X(TANH_F32)            \
     X(COPYSIGN_F32) X(COPYSIGN_F64) X(TESTP_F32) X(TESTP_F64)                                    \
     X(SETP_U32) X(SETP_S32) X(SETP_U64) X(SETP_S64) X(SETP_F32) X(SETP_F64)                      \
-    X(SELP_32) X(SELP_64) X(PAND) X(POR) X(PXOR) X(PNOT) X(PMOV) X(PSETI)                        \
+    X(SELP_32) X(SELP_64) X(PAND) X(POR) X(PXOR) X(PNOT) X(PMOV)                                  \
+    X(ADDC_32) X(ADDC_64) X(SUBC_32) X(SUBC_64) X(MADC_32) X(MADC_64)                            \
+    X(FDIR_F32) X(FDIR_F64) X(BFIND_U32) X(BFIND_S32) X(BFIND_U64) X(BFIND_S64)                  \
+    X(SHF_L) X(SHF_R) X(SAD_U32) X(SAD_S32) X(HALF)                                              \
     X(LD) X(ST) X(ATOM)                                                                          \
     X(SHFL) X(VOTE) X(ACTIVEMASK) X(CLOCK32) X(CLOCK64)                                          \
     X(BRA) X(EXIT) X(BAR) X(TRAP)
