@@ -5,7 +5,11 @@ For each transport (TCP loopback, abstract unix socket) this runs, one after the
   * bf-bench-rawsock (bench/rawsock.c): a 4-byte ping-pong and a large transfer each way over the
     same kind of socket openbf uses, with nothing on top: the physical limit here;
   * copy_bench (bench/copy_bench.cu) through a bf-server on that transport: the round trip of a
-    4-byte cudaMemcpy device-to-host, and large host-to-device and device-to-host copies.
+    4-byte cudaMemcpy device-to-host, and large host-to-device and device-to-host copies;
+  * posted_bench (bench/posted_bench.cu) through the same server: many small cudaMemcpyAsync
+    host-to-device copies (4 KiB by default) and many cudaMemsetAsync, each run ending in a
+    cudaStreamSynchronize; the copies' bandwidth is compared with the raw socket's, the memsets are
+    given per second and, as bytes of frames on the wire (56 each), against the raw bandwidth too;
 and prints each openbf figure beside the raw one with their ratio:
   latency ratio   = openbf round trip / raw round trip   (1.0 is ideal; higher is worse)
   bandwidth ratio = openbf bandwidth / raw bandwidth     (1.0 is ideal; lower is worse)
@@ -75,16 +79,31 @@ def find_rawsock(explicit: Path | None) -> Path:
                      "or pass --rawsock PATH")
 
 
-def build_copy_bench() -> Path:
+def build_copy_bench(name: str = "copy_bench") -> Path:
     nvcc = runner.find_nvcc()
     if nvcc is None:
         raise SystemExit("run_bench: nvcc not found (set NVCC or put CUDA's bin on PATH)")
-    out = cache_dir() / "copy_bench.static"
+    out = cache_dir() / f"{name}.static"
     try:
-        return runner.build_one(nvcc, runner._nvcc_version(nvcc), BENCH_DIR / "copy_bench.cu", out, "static",
+        return runner.build_one(nvcc, runner._nvcc_version(nvcc), BENCH_DIR / f"{name}.cu", out, "static",
                                 (), ("-std=c++17", "-O2"))[0]
     except runner.BuildError as e:
         raise SystemExit(f"run_bench: {e}") from e
+
+
+# A MEMSET frame on the wire: 16 bytes of header, 40 of fixed fields (protocol/ops.def).
+MEMSET_FRAME_BYTES = 56
+
+
+def posted_figures(raw: dict[str, float], posted: dict[str, Any]) -> dict[str, float]:
+    """Medians of posted_bench and their ratios to the raw socket's bandwidth (host to device)."""
+    htod = float(statistics.median(posted["small_htod_gbps"]))
+    memsets = float(statistics.median(posted["memset_per_s"]))
+    wire = memsets * MEMSET_FRAME_BYTES / 1e9
+    up = raw["up_gbps"]
+    return {"small_htod_gbps": htod, "small_htod_ratio": htod / up if up else float("nan"),
+            "memset_per_s": memsets, "memset_wire_gbps": wire,
+            "memset_wire_ratio": wire / up if up else float("nan")}
 
 
 def run_json(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -112,23 +131,28 @@ def ratios(raw: dict[str, float], openbf: dict[str, float]) -> dict[str, float]:
     return {field: openbf[field] / raw[field] if raw[field] else float("nan") for _, field, _ in FIGURES}
 
 
-def measure(transport: str, backend: str, rawsock: Path, copy_bench: Path, args: argparse.Namespace
-            ) -> dict[str, Any]:
+def measure(transport: str, backend: str, rawsock: Path, copy_bench: Path, posted_bench: Path,
+            args: argparse.Namespace) -> dict[str, Any]:
     common = ["--iterations", str(args.iterations), "--repeat", str(args.repeat), "--bytes", str(args.bytes)]
     raw = run_json([str(rawsock), "--address", raw_address(transport), *common])
     with runner.BfServer(transport, backend) as server:
         cmd = [*runner.bf_command(), "run", "--server", server.address, "--", str(copy_bench), *common]
         openbf = run_json(cmd, runner.openbf_env())
+        cmd = [*runner.bf_command(), "run", "--server", server.address, "--", str(posted_bench),
+               "--count", str(args.posted_count), "--small", str(args.posted_bytes),
+               "--repeat", str(args.repeat)]
+        posted = run_json(cmd, runner.openbf_env())
     raw_m, openbf_m = medians(raw), medians(openbf)
     return {"raw": {"median": raw_m, "samples": raw}, "openbf": {"median": openbf_m, "samples": openbf},
-            "ratio": ratios(raw_m, openbf_m)}
+            "ratio": ratios(raw_m, openbf_m),
+            "posted": {"median": posted_figures(raw_m, posted), "samples": posted}}
 
 
 def _fmt(kind: str, value: float) -> str:
     return f"{value:.1f} us" if kind == "latency" else f"{value:.2f} GB/s"
 
 
-def format_table(results: dict[str, dict[str, Any]], nbytes: int) -> str:
+def format_table(results: dict[str, dict[str, Any]], nbytes: int, posted_bytes: int = 4096) -> str:
     size = f"{nbytes / (1 << 20):g} MiB"
     rows = [("transport", "figure", "raw socket", "openbf", "ratio")]
     for transport, r in results.items():
@@ -136,6 +160,13 @@ def format_table(results: dict[str, dict[str, Any]], nbytes: int) -> str:
             label = label if kind == "latency" else f"{label}, {size}"
             rows.append((transport, label, _fmt(kind, r["raw"]["median"][field]),
                          _fmt(kind, r["openbf"]["median"][field]), f"{r['ratio'][field]:.2f}"))
+        if "posted" in r:
+            p, up = r["posted"]["median"], r["raw"]["median"]["up_gbps"]
+            rows.append((transport, f"posted HtoD copies, {posted_bytes} B each", _fmt("bandwidth", up),
+                         _fmt("bandwidth", p["small_htod_gbps"]), f"{p['small_htod_ratio']:.2f}"))
+            label = f"posted memsets ({p['memset_per_s'] / 1e6:.2f} M/s), wire"
+            rows.append((transport, label, _fmt("bandwidth", up), _fmt("bandwidth", p["memset_wire_gbps"]),
+                         f"{p['memset_wire_ratio']:.2f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -155,28 +186,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions; figures are their median (5)")
     parser.add_argument("--iterations", type=int, default=2000, help="round trips per repetition (2000)")
     parser.add_argument("--bytes", type=int, default=64 << 20, help="bytes per bandwidth copy (64 MiB)")
+    parser.add_argument("--posted-count", type=int, default=20000,
+                        help="posted copies and memsets per repetition (20000)")
+    parser.add_argument("--posted-bytes", type=int, default=4096,
+                        help="bytes per posted copy and memset (4096)")
     parser.add_argument("--rawsock", type=Path, help="bf-bench-rawsock (default: $BF_BUILD_DIR/bench/)")
     parser.add_argument("--json", type=Path, help="summary file (default: bench-summary.json in the cache "
                                                   "directory, $BF_BUILD_DIR/bench/ for a development build)")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.iterations < 1 or args.bytes < 4:
         parser.error("--repeat and --iterations must be >= 1, --bytes >= 4")
+    if args.posted_count < 1 or args.posted_bytes < 1:
+        parser.error("--posted-count and --posted-bytes must be >= 1")
 
     rawsock = find_rawsock(args.rawsock)
     copy_bench = build_copy_bench()
+    posted_bench = build_copy_bench("posted_bench")
     results: dict[str, dict[str, Any]] = {}
     for transport in args.transport or list(TRANSPORTS):
         try:
-            results[transport] = measure(transport, args.backend, rawsock, copy_bench, args)
+            results[transport] = measure(transport, args.backend, rawsock, copy_bench, posted_bench, args)
         except (RuntimeError, runner.ServerError, subprocess.TimeoutExpired) as e:
             print(f"run_bench: {transport}: {e}", file=sys.stderr)
             return 1
-    print(format_table(results, args.bytes))
+    print(format_table(results, args.bytes, args.posted_bytes))
 
     summary = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": platform.node(), "cpus": os.cpu_count(), "backend": args.backend,
         "repeat": args.repeat, "iterations": args.iterations, "bytes": args.bytes,
+        "posted_count": args.posted_count, "posted_bytes": args.posted_bytes,
         "results": results,
     }
     path = args.json or cache_dir() / "bench-summary.json"

@@ -16,10 +16,12 @@
     X(CONNECT_TIMEOUT_MS,"BF_CONNECT_TIMEOUT_MS","2000",       "how long the client tries to reach the server") \
     X(HEARTBEAT_TIMEOUT_MS,"BF_HEARTBEAT_TIMEOUT_MS","2000",   "silence from the worker after which the client declares the server dead") \
     X(HEARTBEAT_INTERVAL_MS,"BF_HEARTBEAT_INTERVAL_MS","500",  "how often a worker that is busy sends a heartbeat") \
+    X(BATCH_DELAY_US,    "BF_BATCH_DELAY_US",    "50",         "how long posted operations (async copies, memsets, records) may wait in the client to be sent together") \
     X(EMU_MEMORY,        "BF_EMU_MEMORY",        "4G",         "memory of the emulated device (suffixes K, M, G)") \
     X(EMU_VA_BASE,       "BF_EMU_VA_BASE",       "",           "address where the emulator places device memory (set by bf-worker)") \
     X(EMU_CC,            "BF_EMU_CC",            "7.5",        "compute capability the emulator reports") \
-    X(WORKER_STATS_FD,   "BF_WORKER_STATS_FD",   "",           "file descriptor where bf-worker writes its session summary (set by bf-server)")
+    X(WORKER_STATS_FD,   "BF_WORKER_STATS_FD",   "",           "file descriptor where bf-worker writes its session summary (set by bf-server)") \
+    X(STATS,             "BF_STATS",             "0",          "1: libbf prints the number of waited round trips of the process on stderr at exit")
 
 typedef enum {
 #define BF_CONFIG_ENUM_ROW(id, var, def, doc) BF_CONFIG_##id,

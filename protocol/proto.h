@@ -17,7 +17,12 @@
 #include "bf_status.h"
 #include "tp.h"  /* bf_frame_hdr_t */
 
-#define BF_PROTO_VERSION 1
+/* 2: stream-ordered ops carry a stream id; streams and events. */
+#define BF_PROTO_VERSION 2
+
+/* Stream ids below this name the legacy default stream of that device (id = device ordinal); the
+ * client numbers the streams it creates from here on. */
+#define BF_PROTO_LEGACY_STREAMS 64u
 
 /* Largest tail a message may carry; bigger copies are split by the sender. */
 #define BF_PROTO_MAX_TAIL (64u << 20)

@@ -59,7 +59,41 @@
     X(MemMap,                      PFN_cuMemMap_v10020)                      \
     X(MemUnmap,                    PFN_cuMemUnmap_v10020)                    \
     X(MemSetAccess,                PFN_cuMemSetAccess_v10020)                \
-    X(MemRetainAllocationHandle,   PFN_cuMemRetainAllocationHandle_v11000)
+    X(MemRetainAllocationHandle,   PFN_cuMemRetainAllocationHandle_v11000) \
+    X(CtxGetStreamPriorityRange,   PFN_cuCtxGetStreamPriorityRange_v5050)    \
+    X(StreamCreateWithPriority,    PFN_cuStreamCreateWithPriority_v5050)     \
+    X(StreamDestroy,               PFN_cuStreamDestroy_v4000)                \
+    X(StreamSynchronize,           PFN_cuStreamSynchronize_v2000)            \
+    X(StreamQuery,                 PFN_cuStreamQuery_v2000)                  \
+    X(StreamWaitEvent,             PFN_cuStreamWaitEvent_v3020)              \
+    X(EventCreate,                 PFN_cuEventCreate_v2000)                  \
+    X(EventDestroy,                PFN_cuEventDestroy_v4000)                 \
+    X(EventRecord,                 PFN_cuEventRecord_v2000)                  \
+    X(EventRecordWithFlags,        PFN_cuEventRecordWithFlags_v11010)        \
+    X(EventSynchronize,            PFN_cuEventSynchronize_v2000)             \
+    X(EventQuery,                  PFN_cuEventQuery_v2000)                   \
+    X(EventElapsedTime,            PFN_cuEventElapsedTime_v12080)            \
+    X(MemcpyHtoDAsync,             PFN_cuMemcpyHtoDAsync_v3020)              \
+    X(MemcpyDtoHAsync,             PFN_cuMemcpyDtoHAsync_v3020)              \
+    X(MemcpyDtoDAsync,             PFN_cuMemcpyDtoDAsync_v3020)              \
+    X(Memcpy2DAsync,               PFN_cuMemcpy2DAsync_v3020)                \
+    X(MemcpyPeerAsync,             PFN_cuMemcpyPeerAsync_v4000)              \
+    X(MemsetD8Async,               PFN_cuMemsetD8Async_v3020)                \
+    X(MemsetD16Async,              PFN_cuMemsetD16Async_v3020)               \
+    X(MemsetD32Async,              PFN_cuMemsetD32Async_v3020)               \
+    X(MemsetD2D8Async,             PFN_cuMemsetD2D8Async_v3020)              \
+    X(MemsetD2D16Async,            PFN_cuMemsetD2D16Async_v3020)             \
+    X(MemsetD2D32Async,            PFN_cuMemsetD2D32Async_v3020) \
+    X(LibraryLoadData,             PFN_cuLibraryLoadData_v12000)             \
+    X(LibraryUnload,               PFN_cuLibraryUnload_v12000)               \
+    X(LibraryGetKernelCount,       PFN_cuLibraryGetKernelCount_v12040)       \
+    X(LibraryEnumerateKernels,     PFN_cuLibraryEnumerateKernels_v12040)     \
+    X(LibraryGetGlobal,            PFN_cuLibraryGetGlobal_v12000)            \
+    X(KernelGetName,               PFN_cuKernelGetName_v12030)               \
+    X(KernelGetParamInfo,          PFN_cuKernelGetParamInfo_v12040)          \
+    X(KernelGetAttribute,          PFN_cuKernelGetAttribute_v12000)          \
+    X(KernelSetAttribute,          PFN_cuKernelSetAttribute_v12000)          \
+    X(LaunchKernel,                PFN_cuLaunchKernel_v4000)
 
 typedef struct {
     void *library;  /* dlopen handle, kept open for the life of the process */

@@ -13,11 +13,18 @@ CUresult bf_srv_execute(bf_srv_session_t *session, bf_srv_call_t *call)
     bf_srv_handler_fn_t handler = bf_srv_handlers[call->op];
     CUresult res;
 
-    /* One relaxed store on each side of the op keeps the hot path free of locks; the heartbeat
-     * thread only needs to see roughly when the op began. */
-    atomic_store_explicit(&session->busy_since_ns, bf_srv_now_ns(), memory_order_relaxed);
+    /* Ops of several streams execute at once: the session is busy from the moment one begins
+     * while none was running until the moment none is left. The lock is uncontended in the common
+     * case and keeps begin and end of overlapping ops from undoing each other. */
+    pthread_mutex_lock(&session->busy_lock);
+    if (session->busy_ops++ == 0)
+        atomic_store_explicit(&session->busy_since_ns, bf_srv_now_ns(), memory_order_relaxed);
+    pthread_mutex_unlock(&session->busy_lock);
     res = handler(session, call);
-    atomic_store_explicit(&session->busy_since_ns, 0, memory_order_relaxed);
+    pthread_mutex_lock(&session->busy_lock);
+    if (--session->busy_ops == 0)
+        atomic_store_explicit(&session->busy_since_ns, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&session->busy_lock);
     return res;
 }
 
@@ -33,9 +40,9 @@ static void deadline_after(struct timespec *ts, uint64_t ms)
 }
 
 /*
- * Sends one heartbeat if an op is still executing and has been for an interval. The check is
- * repeated under the send lock: the main thread marks the op finished before it takes the lock to
- * reply, so no heartbeat can follow the reply of the op it was meant for.
+ * Sends one heartbeat if ops are still executing and have been for an interval. The check is
+ * repeated under the send lock: a thread marks its op finished before it takes the lock to reply,
+ * so no heartbeat can follow the reply of the last op it was meant for.
  */
 static bf_status_t send_heartbeat(bf_srv_session_t *session, uint64_t interval_ns)
 {

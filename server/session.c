@@ -7,25 +7,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bf_log.h"
 #include "executor.h"
+#include "validate.h"
 
 atomic_int bf_srv_stop_signal;
 
 /* Inside a frame the rest must follow promptly: this much silence means the client is gone. */
 #define PAYLOAD_TIMEOUT_MS 30000
 
-/* The staging buffer never shrinks below this, so small copies never reallocate. */
+/* A staging buffer never shrinks below this, so small copies never reallocate. */
 #define STAGING_MIN (64u << 10)
 
-typedef struct {
-    bf_frame_hdr_t hdr;
-    const bf_proto_op_desc_t *op;
-    bf_srv_req_t req;
-    uint64_t tail_len;
-} request_t;
+/* Request tails up to this size are read into the reader's staging buffer (the scheduler copies
+ * one out if the op is queued); larger ones into a buffer the queued op can own. */
+#define READER_TAIL_MAX (64u << 10)
+
+/* Per thread: whose context is current, as of which reset, and the staging buffer. */
+static _Thread_local int current_device = -1;
+static _Thread_local unsigned current_generation;
+static _Thread_local uint8_t *staging;
+static _Thread_local size_t staging_size;
 
 uint64_t bf_srv_now_ns(void)
 {
@@ -39,13 +44,18 @@ void bf_srv_session_end(bf_srv_session_t *session, int exit_code, const char *fm
 {
     va_list ap;
 
-    if (session->ending)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(session->reason, sizeof(session->reason), fmt, ap);
-    va_end(ap);
-    session->ending    = true;
-    session->exit_code = exit_code;
+    pthread_mutex_lock(&session->end_lock);
+    if (!atomic_load(&session->ending)) {
+        va_start(ap, fmt);
+        vsnprintf(session->reason, sizeof(session->reason), fmt, ap);
+        va_end(ap);
+        session->exit_code = exit_code;
+        atomic_store(&session->ending, true);
+        /* Executor threads end sessions too (a reply that cannot be sent): wake the reader. */
+        if (session->conn != NULL && session->conn->fd >= 0)
+            (void)shutdown(session->conn->fd, SHUT_RD);
+    }
+    pthread_mutex_unlock(&session->end_lock);
 }
 
 /* Ends the session for a message that does not follow ops.def; the reason says exactly why. */
@@ -64,13 +74,16 @@ malformed(bf_srv_session_t *session, const char *fmt, ...)
 
 CUresult bf_srv_session_use(bf_srv_session_t *session, bf_srv_device_t *dev)
 {
+    unsigned generation = atomic_load(&session->ctx_generation);
     CUresult res;
 
-    if (session->current_device == dev->ordinal)
+    if (current_device == dev->ordinal && current_generation == generation)
         return CUDA_SUCCESS;
     res = BF_SRV_DRV(&session->drv, CtxSetCurrent, dev->ctx);
-    if (res == CUDA_SUCCESS)
-        session->current_device = dev->ordinal;
+    if (res == CUDA_SUCCESS) {
+        current_device     = dev->ordinal;
+        current_generation = generation;
+    }
     return res;
 }
 
@@ -88,27 +101,63 @@ CUresult bf_srv_session_device(bf_srv_session_t *session, uint32_t index, bf_srv
 
 uint8_t *bf_srv_session_staging(bf_srv_session_t *session, size_t size)
 {
-    if (size <= session->staging_size && session->staging != NULL)
-        return session->staging;
+    (void)session;
+    if (size <= staging_size && staging != NULL)
+        return staging;
     if (size > BF_PROTO_MAX_TAIL)
         return NULL;
     size_t grown   = size < STAGING_MIN ? STAGING_MIN : size;
-    uint8_t *fresh = realloc(session->staging, grown);
+    uint8_t *fresh = realloc(staging, grown);
     if (fresh == NULL) {
         bf_log_error("cannot grow the staging buffer to %zu bytes", grown);
         return NULL;
     }
-    session->staging      = fresh;
-    session->staging_size = grown;
+    staging      = fresh;
+    staging_size = grown;
     return fresh;
+}
+
+void bf_srv_session_staging_release(void)
+{
+    free(staging);
+    staging      = NULL;
+    staging_size = 0;
 }
 
 CUresult bf_srv_session_take_latched(bf_srv_session_t *session)
 {
-    CUresult latched = session->latched;
+    return (CUresult)atomic_exchange(&session->latched, CUDA_SUCCESS);
+}
 
-    session->latched = CUDA_SUCCESS;
-    return latched;
+void bf_srv_session_latch(bf_srv_session_t *session, CUresult res)
+{
+    int expected = CUDA_SUCCESS;
+
+    if (res != CUDA_SUCCESS)
+        (void)atomic_compare_exchange_strong(&session->latched, &expected, (int)res);
+}
+
+bool bf_srv_session_check_span(bf_srv_session_t *session, uint64_t addr, uint64_t size,
+                               bf_range_t *range_p)
+{
+    pthread_mutex_lock(&session->memory_lock);
+    const bf_range_t *range = bf_srv_check_span(&session->memory.allocations, addr, size);
+    if (range != NULL)
+        *range_p = *range;
+    pthread_mutex_unlock(&session->memory_lock);
+    return range != NULL;
+}
+
+bool bf_srv_session_check_2d(bf_srv_session_t *session, uint64_t base, uint64_t pitch,
+                             uint64_t width, uint64_t height, bf_range_t *range_p)
+{
+    pthread_mutex_lock(&session->memory_lock);
+    const bf_range_t *range = bf_srv_check_2d(&session->memory.allocations, base, pitch, width,
+                                              height);
+    if (range != NULL)
+        *range_p = *range;
+    pthread_mutex_unlock(&session->memory_lock);
+    return range != NULL;
 }
 
 bf_status_t bf_srv_session_send(bf_srv_session_t *session, uint16_t op, uint16_t flags,
@@ -170,21 +219,33 @@ static bool has_tail(const bf_proto_msg_desc_t *desc)
 
 /*
  * Reads and checks one request: header, fixed part (decoded by bf_proto_decode, the only decoder)
- * and tail (into the staging buffer). Returns BF_OK with *rq filled, BF_TIMEOUT when no frame began
- * within first_timeout_ms, or another status after ending the session.
+ * and tail (small ones into this thread's staging buffer, large ones into a buffer a queued op can
+ * own). Returns BF_OK with *rq filled, BF_TIMEOUT when no frame began within first_timeout_ms, or
+ * another status after ending the session.
  */
-static bf_status_t read_request(bf_srv_session_t *session, request_t *rq, int first_timeout_ms)
+/* Bytes of the stream taken so far: what was received minus what still waits in the transport's
+ * read buffer. */
+static uint64_t consumed(const bf_tp_conn_t *conn)
+{
+    return conn->bytes_received - (conn->rbuf_len - conn->rbuf_pos);
+}
+
+static bf_status_t read_request(bf_srv_session_t *session, bf_srv_request_t *rq,
+                                int first_timeout_ms)
 {
     bf_tp_conn_t *conn = session->conn;
     uint8_t fixed[BF_PROTO_MAX_FIXED];
-    uint64_t before = conn->bytes_received;
+    uint64_t before = consumed(conn);
     bf_status_t status;
 
+    rq->tail       = NULL;
+    rq->tail_len   = 0;
+    rq->tail_owned = false;
     status = bf_tp_recv_hdr(conn, &rq->hdr, first_timeout_ms);
-    if (status == BF_TIMEOUT && conn->bytes_received == before && !atomic_load(&bf_srv_stop_signal))
+    if (status == BF_TIMEOUT && consumed(conn) == before && !atomic_load(&bf_srv_stop_signal))
         return BF_TIMEOUT;
     if (status != BF_OK) {
-        receive_failed(session, status, "a frame header", conn->bytes_received - before,
+        receive_failed(session, status, "a frame header", consumed(conn) - before,
                        BF_FRAME_HDR_SIZE);
         return status;
     }
@@ -217,10 +278,10 @@ static bf_status_t read_request(bf_srv_session_t *session, request_t *rq, int fi
 
     char what[64];
     snprintf(what, sizeof(what), "the payload of op %s", rq->op->name);
-    before = conn->bytes_received;
+    before = consumed(conn);
     status = bf_tp_recv(conn, fixed, desc->wire_size, PAYLOAD_TIMEOUT_MS);
     if (status != BF_OK) {
-        receive_failed(session, status, what, conn->bytes_received - before, hdr->length);
+        receive_failed(session, status, what, consumed(conn) - before, hdr->length);
         return status;
     }
     status = bf_proto_decode(desc, fixed, desc->wire_size, hdr->length, &rq->req, &rq->tail_len);
@@ -235,63 +296,38 @@ static bf_status_t read_request(bf_srv_session_t *session, request_t *rq, int fi
         return BF_PROTOCOL;
     }
     if (rq->tail_len > 0) {
-        uint8_t *tail = bf_srv_session_staging(session, rq->tail_len);
-        if (tail == NULL) {
+        if (rq->tail_len <= READER_TAIL_MAX) {
+            rq->tail = bf_srv_session_staging(session, rq->tail_len);
+        } else {
+            rq->tail       = bf_srv_sched_tail_alloc(session, rq->tail_len);
+            rq->tail_owned = rq->tail != NULL;
+        }
+        if (rq->tail == NULL) {
             bf_srv_session_end(session, 1, "out of memory for a tail of %" PRIu64 " bytes",
                                rq->tail_len);
             return BF_NO_MEMORY;
         }
-        status = bf_tp_recv(conn, tail, rq->tail_len, PAYLOAD_TIMEOUT_MS);
+        status = bf_tp_recv(conn, rq->tail, rq->tail_len, PAYLOAD_TIMEOUT_MS);
         if (status != BF_OK) {
-            receive_failed(session, status, what, conn->bytes_received - before, hdr->length);
+            receive_failed(session, status, what, consumed(conn) - before, hdr->length);
+            if (rq->tail_owned)
+                bf_srv_sched_tail_free(session, rq->tail);
             return status;
         }
     }
     return BF_OK;
 }
 
-/* Executes one checked request; answers it, or latches its error when it was posted. */
-static void serve_request(bf_srv_session_t *session, request_t *rq)
+void bf_srv_session_reply(bf_srv_session_t *session, const bf_srv_request_t *rq, CUresult res,
+                          void *rep, const void *tail, size_t tail_len)
 {
-    const bf_frame_hdr_t *hdr = &rq->hdr;
-    bf_srv_rep_t rep;
-    bool connection_op = hdr->op == BF_OP_HELLO || hdr->op == BF_OP_HEARTBEAT ||
-                         hdr->op == BF_OP_GOODBYE;
-    /* Posted-mode ops sent without the posted flag are answered: the client then wants the error
-     * now rather than at the next synchronising call. HEARTBEAT and GOODBYE are never answered. */
-    bool posted = (hdr->flags & BF_FRAME_POSTED) || hdr->op == BF_OP_HEARTBEAT ||
-                  hdr->op == BF_OP_GOODBYE;
-    bf_srv_call_t call = {
-        .op         = hdr->op,
-        .request_id = hdr->request_id,
-        .posted     = posted,
-        .req        = &rq->req,
-        .tail       = rq->tail_len > 0 ? session->staging : NULL,
-        .tail_len   = rq->tail_len,
-        .rep        = &rep,
-    };
-    CUresult res;
-
-    memset(&rep, 0, sizeof(rep));
-    res = bf_srv_execute(session, &call);
-    if (!connection_op)
-        session->calls++;
-
-    if (posted) {
-        if (res != CUDA_SUCCESS && session->latched == CUDA_SUCCESS) {
-            bf_log_debug("posted %s (request %" PRIu64 ") failed with %d: latched", rq->op->name,
-                         hdr->request_id, (int)res);
-            session->latched = res;
-        }
-        return;
-    }
-
     uint8_t fixed[BF_PROTO_MAX_FIXED];
     int32_t result = (int32_t)res;
-    memcpy(&rep, &result, sizeof(result));  /* every reply struct begins with its result */
-    size_t len = bf_proto_encode(&rq->op->reply, &rep, fixed);
-    bf_status_t status = bf_srv_session_send(session, hdr->op, BF_FRAME_REPLY, hdr->request_id,
-                                             fixed, len, call.rep_tail, call.rep_tail_len);
+
+    memcpy(rep, &result, sizeof(result));  /* every reply struct begins with its result */
+    size_t len = bf_proto_encode(&rq->op->reply, rep, fixed);
+    bf_status_t status = bf_srv_session_send(session, rq->hdr.op, BF_FRAME_REPLY,
+                                             rq->hdr.request_id, fixed, len, tail, tail_len);
     if (status != BF_OK) {
         int signo = atomic_load(&bf_srv_stop_signal);
         if (signo != 0)
@@ -336,7 +372,7 @@ static void write_stats(bf_srv_session_t *session, double seconds, uint64_t live
                    ", \"bytes_out\": %" PRIu64 ", \"calls\": %" PRIu64 ", \"reason\": \"%s\", "
                    "\"allocations_live_at_end\": %" PRIu64 ", \"bytes_live_at_end\": %" PRIu64 "}\n",
                    who, peer, seconds, session->conn ? session->conn->bytes_received : 0,
-                   session->conn ? session->conn->bytes_sent : 0, session->calls, reason,
+                   session->conn ? session->conn->bytes_sent : 0, (uint64_t)session->calls, reason,
                    live_count, live_bytes);
     if (len <= 0 || (size_t)len >= sizeof(line))
         return;
@@ -354,10 +390,13 @@ static void write_stats(bf_srv_session_t *session, double seconds, uint64_t live
 /* Releases what the session holds, then reports it. */
 static void finish(bf_srv_session_t *session)
 {
-    uint64_t live_count = session->memory.allocations.count;
-    uint64_t live_bytes = session->memory.bytes_live;
+    uint64_t live_count, live_bytes;
 
+    /* Every thread but this one stops first: nothing may run while the memory goes away. */
+    bf_srv_sched_stop(session);
     bf_srv_heartbeat_stop(session);
+    live_count = session->memory.allocations.count;
+    live_bytes = session->memory.bytes_live;
     /* Process exit would free everything; freeing through the driver first proves it, and a real
      * GPU's contexts are reset so that nothing of the session outlives it in the driver. */
     for (int i = 0; i < session->device_count; i++) {
@@ -376,7 +415,7 @@ static void finish(bf_srv_session_t *session)
     write_stats(session, seconds, live_count, live_bytes);
     bf_log_info("session ended: %s; %s; %.2f s, %" PRIu64 " calls, %" PRIu64 " bytes in, %" PRIu64
                 " bytes out, freed %" PRIu64 " allocations (%" PRIu64 " bytes)",
-                session->reason, session->who, seconds, session->calls,
+                session->reason, session->who, seconds, (uint64_t)session->calls,
                 session->conn ? session->conn->bytes_received : 0,
                 session->conn ? session->conn->bytes_sent : 0, live_count, live_bytes);
 }
@@ -391,12 +430,14 @@ int bf_srv_session_run(const bf_srv_options_t *options)
         bf_log_error("cannot allocate the session");
         return 1;
     }
-    session->options        = options;
-    session->current_device = -1;
-    session->latched        = CUDA_SUCCESS;
+    session->options = options;
+    atomic_init(&session->latched, CUDA_SUCCESS);
     snprintf(session->who, sizeof(session->who), "unknown client");
     clock_gettime(CLOCK_MONOTONIC, &session->started);
     pthread_mutex_init(&session->send_lock, NULL);
+    pthread_mutex_init(&session->end_lock, NULL);
+    pthread_mutex_init(&session->memory_lock, NULL);
+    pthread_mutex_init(&session->busy_lock, NULL);
     bf_srv_memory_init(&session->memory, &session->drv, options->backend == BF_SRV_BACKEND_CUDA);
 
     status = bf_tp_conn_from_fd(options->fd, options->peer, &session->conn);
@@ -405,14 +446,18 @@ int bf_srv_session_run(const bf_srv_options_t *options)
         bf_srv_session_end(session, 1, "bad connection fd");
         goto out;
     }
+    if (bf_srv_sched_init(session) != BF_OK) {
+        bf_srv_session_end(session, 1, "cannot set up the scheduler");
+        goto out;
+    }
     /* Started before HELLO: loading a real driver and cuInit can take seconds. */
     if (bf_srv_heartbeat_start(session) != BF_OK) {
         bf_srv_session_end(session, 1, "cannot start the heartbeat thread");
         goto out;
     }
 
-    while (!session->ending) {
-        request_t rq;
+    while (!atomic_load(&session->ending)) {
+        bf_srv_request_t rq;
         status = read_request(session, &rq, session->greeted ? -1 : options->hello_timeout_ms);
         if (status == BF_TIMEOUT) {
             bf_log_error("closing session: no HELLO within %d ms", options->hello_timeout_ms);
@@ -423,13 +468,15 @@ int bf_srv_session_run(const bf_srv_options_t *options)
             break;
         if (!session->greeted && rq.hdr.op != BF_OP_HELLO) {
             malformed(session, "expected HELLO first, got op %s", rq.op->name);
-            break;
-        }
-        if (session->greeted && rq.hdr.op == BF_OP_HELLO) {
+        } else if (session->greeted && rq.hdr.op == BF_OP_HELLO) {
             malformed(session, "a second HELLO");
-            break;
+        } else {
+            bf_srv_sched_submit(session, &rq);
+            continue;
         }
-        serve_request(session, &rq);
+        if (rq.tail_owned)
+            bf_srv_sched_tail_free(session, rq.tail);
+        break;
     }
 
 out:
@@ -437,7 +484,7 @@ out:
     exit_code = session->exit_code;
     bf_tp_conn_close(session->conn);
     bf_range_map_clear(&session->memory.allocations);
-    free(session->staging);
+    bf_srv_session_staging_release();
     free(session);
     return exit_code;
 }

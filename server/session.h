@@ -18,9 +18,8 @@
 
 #include "device_memory.h"
 #include "driver_loader.h"
+#include "scheduler.h"
 #include "tp.h"
-
-#define BF_SRV_MAX_DEVICES 16
 
 typedef enum { BF_SRV_BACKEND_EMU, BF_SRV_BACKEND_CUDA } bf_srv_backend_t;
 
@@ -37,7 +36,7 @@ typedef struct {
 typedef struct bf_srv_session {
     const bf_srv_options_t *options;
     bf_tp_conn_t *conn;
-    pthread_mutex_t send_lock;       /* replies (main thread) and heartbeats (their thread) */
+    pthread_mutex_t send_lock;       /* replies (any thread) and heartbeats (their thread) */
 
     /* set by HELLO */
     bool greeted;
@@ -47,25 +46,30 @@ typedef struct bf_srv_session {
     bool driver_loaded;
     bf_srv_device_t devices[BF_SRV_MAX_DEVICES];
     int device_count;
-    int current_device;              /* whose context is current on the main thread; -1: none */
+    atomic_uint ctx_generation;      /* bumped by CTX_RESET: threads make contexts current again */
 
+    /* Allocations: the handlers of several threads look ranges up while MEM_ALLOC inserts; hold
+     * memory_lock for any access to memory.allocations (bf_srv_session_check_* do). */
+    pthread_mutex_t memory_lock;
     bf_srv_memory_t memory;
-    CUresult latched;                /* first execution error of a posted op since the last sync */
+    _Atomic int latched;             /* first execution error of a posted op since the last sync */
 
-    uint8_t *staging;                /* request tails and reply tails pass through here */
-    size_t staging_size;
+    bf_srv_sched_t sched;            /* streams, events, executor threads (scheduler.c) */
 
     /* end of session: the first reason given wins */
-    bool ending;
+    pthread_mutex_t end_lock;
+    atomic_bool ending;
     char reason[512];
     int exit_code;
 
     /* statistics */
     struct timespec started;
-    uint64_t calls;
+    atomic_uint_fast64_t calls;
 
-    /* heartbeats (executor.c) */
-    _Atomic uint64_t busy_since_ns;  /* monotonic start of the op executing now; 0 when idle */
+    /* heartbeats (executor.c): ops executing now on any thread, and since when some have been */
+    pthread_mutex_t busy_lock;
+    int busy_ops;
+    _Atomic uint64_t busy_since_ns;  /* monotonic start of the current busy period; 0 when idle */
     pthread_t heartbeat_thread;
     bool heartbeat_running;
     pthread_mutex_t heartbeat_lock;
@@ -96,11 +100,35 @@ CUresult bf_srv_session_device(bf_srv_session_t *session, uint32_t index, bf_srv
 /* Makes dev's primary context current on the calling thread (if it is not already). */
 CUresult bf_srv_session_use(bf_srv_session_t *session, bf_srv_device_t *dev);
 
-/* Returns the staging buffer grown to at least size bytes (size <= BF_PROTO_MAX_TAIL), or NULL. */
+/* Returns the calling thread's staging buffer grown to at least size bytes
+ * (size <= BF_PROTO_MAX_TAIL), or NULL. Each thread executing ops has its own; reply tails are
+ * built there and sent before the next op of that thread runs. */
 uint8_t *bf_srv_session_staging(bf_srv_session_t *session, size_t size);
+
+/* Frees the calling thread's staging buffer (a thread that executed ops, before it ends). */
+void bf_srv_session_staging_release(void);
 
 /* Returns the latched error of posted ops (CUDA_SUCCESS if none) and clears it. */
 CUresult bf_srv_session_take_latched(bf_srv_session_t *session);
+
+/* Latches res (if not CUDA_SUCCESS) unless an earlier error is latched already. */
+void bf_srv_session_latch(bf_srv_session_t *session, CUresult res);
+
+/*
+ * Copies out the allocation holding all of [addr, addr + size) (size 0 checks addr alone), under
+ * memory_lock. Returns false when the span is not inside one live allocation.
+ */
+bool bf_srv_session_check_span(bf_srv_session_t *session, uint64_t addr, uint64_t size,
+                               bf_range_t *range_p);
+
+/* The same for a pitched 2D region (see bf_srv_check_2d). */
+bool bf_srv_session_check_2d(bf_srv_session_t *session, uint64_t base, uint64_t pitch,
+                             uint64_t width, uint64_t height, bf_range_t *range_p);
+
+/* Sends a request's reply: the fixed fields of rep (result first) and the tail. On a send failure
+ * the session ends. */
+void bf_srv_session_reply(bf_srv_session_t *session, const bf_srv_request_t *rq, CUresult res,
+                          void *rep, const void *tail, size_t tail_len);
 
 /* Sends one frame under the send lock. */
 bf_status_t bf_srv_session_send(bf_srv_session_t *session, uint16_t op, uint16_t flags,

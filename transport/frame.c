@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static void hdr_encode(const bf_frame_hdr_t *hdr, uint8_t out[BF_FRAME_HDR_SIZE])
+void bf_tp_hdr_encode(const bf_frame_hdr_t *hdr, uint8_t out[BF_FRAME_HDR_SIZE])
 {
     /* The wire is little-endian, as are x86-64 and aarch64. */
     memcpy(out, &hdr->length, 4);
@@ -26,7 +26,7 @@ bf_status_t bf_tp_send_frame(bf_tp_conn_t *conn, uint16_t op, uint16_t flags, ui
 
     if (fixed_len + tail_len > UINT32_MAX)
         return BF_INVALID_ARG;
-    hdr_encode(&hdr, hdr_bytes);
+    bf_tp_hdr_encode(&hdr, hdr_bytes);
     return conn->ops->sendv(conn, iov, tail_len > 0 ? 3 : 2);
 }
 

@@ -44,7 +44,19 @@ typedef struct {
     /* Returns 1 if bytes are ready to read now, 0 if not, a negative status on error. */
     int (*readable)(bf_tp_conn_t *conn, int timeout_ms);
     void (*close)(bf_tp_conn_t *conn);
+    /* Writes what it can of iov without waiting; *sent_p gets the byte count (0 when the
+     * connection would block). BF_CLOSED if the peer is gone. Lets a sender that shares the
+     * connection with readers drain incoming data instead of blocking (optional: NULL when the
+     * back-end always completes sends). */
+    bf_status_t (*sendv_some)(bf_tp_conn_t *conn, const struct iovec *iov, int iovcnt,
+                              size_t *sent_p);
+    /* Waits at most timeout_ms until the connection is ready for what events asks (a mask of
+     * BF_TP_READABLE and BF_TP_WRITABLE); returns the mask of what is ready, 0 on timeout, a
+     * negative status on error. An end of stream or a socket error counts as readable. */
+    int (*wait)(bf_tp_conn_t *conn, int events, int timeout_ms);
 } bf_tp_ops_t;
+
+enum { BF_TP_READABLE = 1, BF_TP_WRITABLE = 2 };
 
 struct bf_tp_conn {
     const bf_tp_ops_t *ops;
@@ -52,6 +64,11 @@ struct bf_tp_conn {
     char peer[128];        /* printable peer address, for logs */
     uint64_t bytes_sent;
     uint64_t bytes_received;
+    /* Stream back-end: small reads (frame headers, fixed parts, small tails) are served from one
+     * buffered read, so a run of small frames costs one system call, not three per frame. Large
+     * reads go straight to their destination. */
+    uint8_t *rbuf;
+    size_t rbuf_pos, rbuf_len;
 };
 
 /* Connects to address within timeout_ms. On failure logs nothing; *conn_p is untouched and the
@@ -75,6 +92,9 @@ void bf_tp_conn_close(bf_tp_conn_t *conn);
  */
 bf_status_t bf_tp_send_frame(bf_tp_conn_t *conn, uint16_t op, uint16_t flags, uint64_t request_id,
                              const void *fixed, size_t fixed_len, const void *tail, size_t tail_len);
+
+/* Encodes a frame header (16 bytes, little-endian) for senders that build frames themselves. */
+void bf_tp_hdr_encode(const bf_frame_hdr_t *hdr, uint8_t out[BF_FRAME_HDR_SIZE]);
 
 /* Receives a frame header, waiting at most timeout_ms (-1: forever). */
 bf_status_t bf_tp_recv_hdr(bf_tp_conn_t *conn, bf_frame_hdr_t *hdr, int timeout_ms);

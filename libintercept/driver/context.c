@@ -169,7 +169,9 @@ BF_API CUresult cuCtxSynchronize_v2(CUcontext ctx)
         return CUDA_ERROR_CONTEXT_IS_DESTROYED;
     bf_req_CTX_SYNCHRONIZE_t req = {.device = (uint32_t)bf_cl_ctx_device(engine_ctx)};
     bf_rep_CTX_SYNCHRONIZE_t rep;
-    return bf_cl_rpc_call(BF_OP_CTX_SYNCHRONIZE, &req, NULL, 0, &rep, NULL);
+    result = bf_cl_rpc_call(BF_OP_CTX_SYNCHRONIZE, &req, NULL, 0, &rep, NULL);
+    /* The reply came after every earlier async copy's: their errors are known now. */
+    return result == CUDA_SUCCESS ? bf_cl_take_latched() : result;
 }
 
 BF_API CUresult cuCtxSynchronize(void)

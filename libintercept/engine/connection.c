@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,8 +44,11 @@
 #define TEARDOWN_LOCK_WAIT_MS 1000
 
 bf_cl_conn_t bf_cl_conn = {
-    .lock    = PTHREAD_MUTEX_INITIALIZER,
-    .next_id = 1,
+    .lock       = PTHREAD_MUTEX_INITIALIZER,
+    .cond       = PTHREAD_COND_INITIALIZER,
+    .send_lock  = PTHREAD_MUTEX_INITIALIZER,
+    .flush_cond = PTHREAD_COND_INITIALIZER,
+    .next_id    = 1,
 };
 
 const bf_proto_device_t *bf_cl_devices;
@@ -86,18 +90,29 @@ static void say(const char *fmt, ...)
 
 void bf_cl_conn_fail(const char *reason)
 {
+    static bool reported;
+
+    pthread_mutex_lock(&bf_cl_conn.lock);
     int state = atomic_load(&bf_cl_conn.state);
+    bool first = !reported;
+    reported = true;
 
     /* Only the first failure is reported: "ONE line", later calls fail silently and fast. */
     if (state == BF_CL_CONN_READY)
         say("openbf: server %s lost: %s", bf_cl_conn.address, reason);
-    else if (state == BF_CL_CONN_IDLE)
+    else if (state == BF_CL_CONN_IDLE && first)
         say("openbf: server %s unreachable: %s", bf_cl_conn.address, reason);
-    bf_log_debug("connection to %s given up: %s", bf_cl_conn.address, reason);
-    bf_tp_conn_close(bf_cl_conn.tp);
-    bf_cl_conn.tp = NULL;
+    if (first)
+        bf_log_debug("connection to %s given up: %s", bf_cl_conn.address, reason);
+    bf_cl_conn.broken = true;
+    /* Shut down, not closed: other threads may be inside a send or receive on the descriptor,
+     * which must not be reused under them. It is closed at teardown. */
+    if (bf_cl_conn.tp != NULL && bf_cl_conn.tp->fd >= 0)
+        (void)shutdown(bf_cl_conn.tp->fd, SHUT_RDWR);
     if (state == BF_CL_CONN_READY)
         atomic_store(&bf_cl_conn.state, BF_CL_CONN_LOST);
+    pthread_cond_broadcast(&bf_cl_conn.cond);
+    pthread_mutex_unlock(&bf_cl_conn.lock);
 }
 
 /* "user@host pid N: cmdline", what the server shows for this session. */
@@ -161,7 +176,7 @@ static void check_windows(const bf_proto_device_t *devices, int count, uint64_t 
 }
 
 /* HELLO: sends who we are and the reserved range, keeps the device descriptions.
- * Lock held. Returns the CUresult cuInit reports. */
+ * Only the initialising thread uses the connection yet. Returns the CUresult cuInit reports. */
 static CUresult say_hello(void *va_base)
 {
     char who[1024], why[256];
@@ -184,8 +199,8 @@ static CUresult say_hello(void *va_base)
     describe_self(who, sizeof(who));
     req.who_len = (uint32_t)strlen(who);
 
-    bf_status_t status = bf_cl_rpc_call_locked(BF_OP_HELLO, &req, who, req.who_len, &rep, &sink,
-                                               why, sizeof(why));
+    bf_status_t status = bf_cl_rpc_call_raw(BF_OP_HELLO, &req, who, req.who_len, &rep, &sink,
+                                            why, sizeof(why));
     if (status == BF_PROTOCOL) {
         /* Whatever answered there does not speak our protocol (a web server, an old worker). */
         char reason[300];
@@ -201,8 +216,6 @@ static CUresult say_hello(void *va_base)
         say("openbf: server %s speaks protocol version %u, this libbf speaks version %u: "
             "use matching openbf versions", bf_cl_conn.address, rep.proto_version,
             BF_PROTO_VERSION);
-        bf_tp_conn_close(bf_cl_conn.tp);
-        bf_cl_conn.tp = NULL;
         free(devices);
         return CUDA_ERROR_SYSTEM_DRIVER_MISMATCH;
     }
@@ -242,7 +255,7 @@ static void atfork_child(void)
     /* Only the forking thread exists here: locks held by the parent's other threads are reset
      * instead of taken, and the parent's socket is closed in this process only. */
     pthread_mutex_init(&init_lock, NULL);
-    pthread_mutex_init(&bf_cl_conn.lock, NULL);
+    bf_cl_rpc_forget_after_fork();
     int state = atomic_load(&bf_cl_conn.state);
     if (state == BF_CL_CONN_IDLE && !init_in_progress)
         return;  /* the parent never reached a server: the child may connect itself */
@@ -291,23 +304,28 @@ static CUresult connect_server(void)
         goto err_unmap;
     }
 
-    pthread_mutex_lock(&bf_cl_conn.lock);
     bf_cl_conn.tp = tp;
+    bf_cl_conn.broken = false;
+    if (bf_cl_rpc_setup() != BF_OK) {
+        result = CUDA_ERROR_OUT_OF_MEMORY;
+        goto err_close;
+    }
     result = say_hello(va_base);
     if (result == CUDA_SUCCESS && bf_cl_ctx_setup(bf_cl_devices_count) != BF_OK) {
         bf_cl_conn_fail("out of memory");
         result = CUDA_ERROR_OUT_OF_MEMORY;
     }
-    if (result != CUDA_SUCCESS) {
-        pthread_mutex_unlock(&bf_cl_conn.lock);
-        goto err_unmap;
-    }
+    if (result != CUDA_SUCCESS)
+        goto err_close;
     bf_cl_mem_setup((uint64_t)(uintptr_t)va_base, VA_SIZE);
     /* Release: whoever sees READY also sees the devices, contexts and windows set up above. */
     atomic_store(&bf_cl_conn.state, BF_CL_CONN_READY);
-    pthread_mutex_unlock(&bf_cl_conn.lock);
     return CUDA_SUCCESS;
 
+err_close:
+    /* No other thread uses a connection that never became READY. */
+    bf_tp_conn_close(bf_cl_conn.tp);
+    bf_cl_conn.tp = NULL;
 err_unmap:
     munmap(va_base, VA_SIZE);
     return result;
@@ -395,15 +413,23 @@ __attribute__((destructor)) static void conn_teardown(void)
 
     if (atomic_load(&bf_cl_conn.state) != BF_CL_CONN_READY)
         return;
-    if (lock_with_timeout(&bf_cl_conn.lock, TEARDOWN_LOCK_WAIT_MS) != 0)
+    /* The flusher first (it holds send_lock while it sends); then what is left in the batch and
+     * GOODBYE go out together. */
+    bool flusher_gone = bf_cl_rpc_stop_flusher(TEARDOWN_LOCK_WAIT_MS);
+    if (lock_with_timeout(&bf_cl_conn.send_lock, TEARDOWN_LOCK_WAIT_MS) != 0)
         return;
     if (atomic_load(&bf_cl_conn.state) == BF_CL_CONN_READY) {
         bf_req_GOODBYE_t req = {.reason = 0};
-        if (bf_cl_rpc_post_locked(BF_OP_GOODBYE, &req, NULL, 0, why, sizeof(why)) != BF_OK)
+        if (bf_cl_rpc_post_raw_locked(BF_OP_GOODBYE, &req, why, sizeof(why)) != BF_OK)
             bf_log_debug("goodbye not sent: %s", why);
-        bf_tp_conn_close(bf_cl_conn.tp);
-        bf_cl_conn.tp = NULL;
         atomic_store(&bf_cl_conn.state, BF_CL_CONN_CLOSED);
+        /* A thread still inside a call (or a flusher that did not stop) may use the socket:
+         * then it stays open and closes with the process. */
+        pthread_mutex_lock(&bf_cl_conn.lock);
+        bool idle = !bf_cl_conn.reading && flusher_gone;
+        pthread_mutex_unlock(&bf_cl_conn.lock);
+        if (idle && bf_cl_conn.tp != NULL && bf_cl_conn.tp->fd >= 0)
+            (void)shutdown(bf_cl_conn.tp->fd, SHUT_RDWR);
     }
-    pthread_mutex_unlock(&bf_cl_conn.lock);
+    pthread_mutex_unlock(&bf_cl_conn.send_lock);
 }

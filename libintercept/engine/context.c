@@ -293,8 +293,8 @@ CUresult bf_cl_primary_retain(int device, CUcontext *ctx_p)
 }
 
 /* Ends the life of a context's state: destructors first (while the context still works, since
- * they may call the driver), then the worker frees the device's allocations and the client
- * forgets them. */
+ * they may call the driver), then the worker frees the device's allocations, streams and events
+ * and the client forgets them. */
 static CUresult destroy_state(bf_cl_ctx_t *ctx, const cls_entry_t *entries, unsigned n)
 {
     cls_run_dtors(ctx, entries, n);
@@ -302,6 +302,7 @@ static CUresult destroy_state(bf_cl_ctx_t *ctx, const cls_entry_t *entries, unsi
     bf_rep_CTX_RESET_t rep;
     CUresult result = bf_cl_rpc_call(BF_OP_CTX_RESET, &req, NULL, 0, &rep, NULL);
     bf_cl_mem_drop_device(ctx->device);
+    bf_cl_streams_drop_device(ctx->device);
     atomic_store(&ctx->active, 0);
     return result;
 }

@@ -155,6 +155,108 @@ CUresult bf_cl_rpc_call(uint16_t op, const void *req, const void *tail, size_t t
  */
 CUresult bf_cl_rpc_call_many(uint16_t op, bf_cl_call_t *calls, size_t count);
 
+/*
+ * Sends a waited request without waiting: its reply's tail lands in sink whenever some thread reads
+ * the connection (an async copy into pinned memory, whose host bytes are [host, host + host_len)).
+ * The request may stay in the batch until the flusher, a waited call or bf_cl_rpc_wait_host sends
+ * it; synchronising calls get their replies after it, so by then its bytes have landed. An error
+ * in its reply is latched for bf_cl_take_latched. CUDA_SUCCESS, CUDA_ERROR_OUT_OF_MEMORY or
+ * CUDA_ERROR_DEVICE_UNAVAILABLE.
+ */
+CUresult bf_cl_rpc_call_async(uint16_t op, const void *req, const bf_cl_sink_t *sink,
+                              const void *host, size_t host_len);
+
+/* Waits until no reply of bf_cl_rpc_call_async is still to land in [host, host + len) (len
+ * SIZE_MAX: anywhere), reading the connection meanwhile. Before host memory is read, reused or
+ * freed. CUDA_SUCCESS or CUDA_ERROR_DEVICE_UNAVAILABLE. */
+CUresult bf_cl_rpc_wait_host(const void *host, size_t len);
+
+/* Returns and clears the first error of an async copy's reply (CUDA_SUCCESS if none): the
+ * synchronising calls return it when the worker has nothing worse. */
+CUresult bf_cl_take_latched(void);
+
+/* ---- streams and events (stream.c) ---------------------------------------------------------- */
+
+/*
+ * Streams and events are engine objects with ids the client chooses, so creating one is a posted
+ * operation. A CUstream or CUevent handed to the application points to the object and is accepted
+ * back only while the object is live (looked up in a table before it is touched).
+ */
+
+/* What a CUstream resolves to. */
+typedef struct {
+    uint64_t id;            /* on the wire: < BF_PROTO_LEGACY_STREAMS is a legacy stream */
+    int device;
+    unsigned int flags;     /* CU_STREAM_DEFAULT or CU_STREAM_NON_BLOCKING */
+    int priority;
+    int special;            /* 0, or the CU_STREAM_LEGACY / CU_STREAM_PER_THREAD it stands for */
+} bf_cl_stream_info_t;
+
+/*
+ * Resolves a stream handle for the calling thread: NULL is the legacy default stream, or the
+ * per-thread one when per_thread_default (the _ptsz/_ptds entry points); CU_STREAM_LEGACY and
+ * CU_STREAM_PER_THREAD those of the current context (the per-thread stream is created on first
+ * use); anything else must be a live stream of this process. CUDA_ERROR_INVALID_HANDLE for an
+ * unknown handle, the context's error (bf_cl_ctx_current) for the special ones.
+ */
+CUresult bf_cl_stream_resolve(CUstream handle, int per_thread_default, bf_cl_stream_info_t *info_p);
+
+/* Creates a stream of ctx's device (flags and priority checked and clamped by the caller) and
+ * posts STREAM_CREATE. */
+CUresult bf_cl_stream_create(bf_cl_ctx_t *ctx, unsigned int flags, int priority, CUstream *stream_p);
+
+/* Forgets a live stream and posts STREAM_DESTROY; CUDA_ERROR_INVALID_HANDLE when it is not one. */
+CUresult bf_cl_stream_destroy(CUstream handle);
+
+/* The device's stream priority range, asked of the worker once and then remembered. */
+CUresult bf_cl_stream_priority_range(int device, int *least_p, int *greatest_p);
+
+/* What a CUevent resolves to. */
+typedef struct {
+    uint64_t id;
+    int device;
+    unsigned int flags;     /* CU_EVENT_* */
+    int recorded;           /* a record was posted since creation */
+} bf_cl_event_info_t;
+
+/* Looks a live event up; CUDA_ERROR_INVALID_HANDLE when it is not one (NULL included). */
+CUresult bf_cl_event_resolve(CUevent handle, bf_cl_event_info_t *info_p);
+
+/* Creates an event of ctx's device and posts EVENT_CREATE. */
+CUresult bf_cl_event_create(bf_cl_ctx_t *ctx, unsigned int flags, CUevent *event_p);
+
+/* Notes that a record of the event was posted. */
+void bf_cl_event_mark_recorded(CUevent handle);
+
+/* Forgets a live event and posts EVENT_DESTROY; CUDA_ERROR_INVALID_HANDLE when it is not one. */
+CUresult bf_cl_event_destroy(CUevent handle);
+
+/* Forgets every stream and event of device (its primary context was reset or destroyed, and the
+ * worker drops them too); per-thread streams are created again on their next use. */
+void bf_cl_streams_drop_device(int device);
+
+/* ---- pinned host memory (host_memory.c) ----------------------------------------------------- */
+
+typedef struct {
+    uint64_t base;
+    uint64_t size;
+    unsigned int flags;     /* CU_MEMHOSTALLOC_* as allocated */
+    int device;             /* of the context it was allocated in */
+    uint64_t buffer_id;     /* process-wide unique, never reused (CU_POINTER_ATTRIBUTE_BUFFER_ID) */
+} bf_cl_host_range_t;
+
+/* Records a pinned allocation [base, base + size) made with cuMemHostAlloc flags in a context of
+ * device. */
+CUresult bf_cl_host_insert(void *base, size_t size, unsigned int flags, int device);
+
+/* Forgets the pinned allocation that starts exactly at base; CUDA_ERROR_INVALID_VALUE if none.
+ * *size_p gets its size. */
+CUresult bf_cl_host_remove(void *base, size_t *size_p);
+
+/* 1 and *range_p filled (may be NULL) when [p, p + len) lies inside one pinned allocation (len 0
+ * counts as 1); else 0. */
+int bf_cl_host_find(const void *p, size_t len, bf_cl_host_range_t *range_p);
+
 /* ---- device allocations (memory_map.c) ------------------------------------------------------ */
 
 typedef enum {

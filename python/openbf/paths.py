@@ -1,7 +1,9 @@
 """Where openbf's compiled parts are: a meson build directory (``BF_BUILD_DIR``) or the package.
 
 Installed, the binaries live in ``openbf/_lib``. During development ``BF_BUILD_DIR`` names a meson
-build directory, whose layout mirrors the source tree.
+build directory, whose layout mirrors the source tree. ``BF_WORKER_PATH`` names the bf-worker
+executable itself and wins over both: the sanitizer job (tools/dev/sanitize.sh) runs a bf-server
+from a plain build with the worker of an AddressSanitizer build.
 """
 
 from __future__ import annotations
@@ -39,5 +41,11 @@ def libbfemu() -> Path:
 
 
 def worker() -> Path:
-    """The per-session worker executable."""
+    """The per-session worker executable (``BF_WORKER_PATH`` when set)."""
+    override = os.environ.get("BF_WORKER_PATH")
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise FileNotFoundError(f"openbf: BF_WORKER_PATH={override} is not a file")
+        return path
     return _find("bf-worker")

@@ -1,4 +1,8 @@
-/* context.c: CTX_SYNCHRONIZE and CTX_RESET on a device's primary context. */
+/* context.c: CTX_SYNCHRONIZE and CTX_RESET on a device's primary context.
+ *
+ * The scheduler runs CTX_SYNCHRONIZE once every earlier op of the device has completed (on a
+ * thread of its own, so the reader keeps reading), and CTX_RESET as a barrier on the device's
+ * control queue. */
 #include "handlers.h"
 
 #include <inttypes.h>
@@ -28,10 +32,17 @@ CUresult bf_srv_handle_ctx_reset(bf_srv_session_t *session, bf_srv_call_t *call)
 
     if (res != CUDA_SUCCESS)
         return res;
+    /* The scheduler ran this after all earlier work of the device and holds all later work back
+     * (CTX_RESET is a barrier), so nothing touches the device while it is reset. Its streams and
+     * events die with the context: the driver's handles go first. */
+    bf_srv_sched_reset_device(session, dev->ordinal);
+    pthread_mutex_lock(&session->memory_lock);
     bf_srv_memory_release_device(&session->memory, dev, &count, &bytes);
     bf_srv_memory_window_close(&session->memory, dev);
+    pthread_mutex_unlock(&session->memory_lock);
     res = BF_SRV_DRV(drv, DevicePrimaryCtxReset, dev->handle);
-    session->current_device = -1;
+    /* Every thread makes the context current again before its next op. */
+    atomic_fetch_add(&session->ctx_generation, 1);
     if (res != CUDA_SUCCESS)
         return res;
     /* The reset context is inactive: retain it again so the device stays usable. */
@@ -40,7 +51,9 @@ CUresult bf_srv_handle_ctx_reset(bf_srv_session_t *session, bf_srv_call_t *call)
         res = bf_srv_session_use(session, dev);
     if (res != CUDA_SUCCESS)
         return res;
+    pthread_mutex_lock(&session->memory_lock);
     bf_srv_memory_window_open(&session->memory, dev);
+    pthread_mutex_unlock(&session->memory_lock);
     bf_log_debug("device %d reset: %" PRIu64 " allocations (%" PRIu64 " bytes) freed", dev->ordinal,
                  count, bytes);
     return CUDA_SUCCESS;

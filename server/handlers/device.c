@@ -197,6 +197,10 @@ CUresult bf_srv_handle_hello(bf_srv_session_t *session, bf_srv_call_t *call)
     }
     for (int i = 0; i < count; i++)
         describe(session, &session->devices[i], &devices[i]);
+    if (bf_srv_sched_open_devices(session, count) != BF_OK) {
+        bf_srv_session_end(session, 1, "out of memory");
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
 
     rep->driver_version = (uint32_t)driver_version;
     rep->device_count   = (uint32_t)count;

@@ -15,18 +15,7 @@
 #include "proto.h"
 #include "session.h"
 
-/* Every request and reply struct of ops.def, overlaid. */
-typedef union {
-#define BF_OP(id, name, mode) bf_req_##name##_t name;
-#include "ops.def"
-#undef BF_OP
-} bf_srv_req_t;
-
-typedef union {
-#define BF_OP(id, name, mode) bf_rep_##name##_t name;
-#include "ops.def"
-#undef BF_OP
-} bf_srv_rep_t;
+/* bf_srv_req_t and bf_srv_rep_t, every request and reply struct overlaid, are in scheduler.h. */
 
 typedef struct {
     uint16_t op;
@@ -38,6 +27,11 @@ typedef struct {
     bf_srv_rep_t *rep;           /* zeroed; the handler fills the fields after result */
     const void *rep_tail;        /* the reply's tail, if any */
     size_t rep_tail_len;
+    /* Resolved by the scheduler when the request was read (NULL when the op names none): */
+    bf_srv_stream_t *stream;     /* the stream the op is ordered on (its `stream` field) */
+    bf_srv_event_t *event;       /* EVENT_*, STREAM_WAIT_EVENT: the event; ELAPSED_TIME: start */
+    bf_srv_event_t *event2;      /* EVENT_ELAPSED_TIME: end */
+    uint64_t record;             /* EVENT_RECORD: this record's number */
 } bf_srv_call_t;
 
 typedef CUresult (*bf_srv_handler_fn_t)(bf_srv_session_t *session, bf_srv_call_t *call);
@@ -67,5 +61,41 @@ CUresult bf_srv_handle_memcpy_2d_dtoh(bf_srv_session_t *session, bf_srv_call_t *
 CUresult bf_srv_handle_memcpy_2d_dtod(bf_srv_session_t *session, bf_srv_call_t *call);
 CUresult bf_srv_handle_memset(bf_srv_session_t *session, bf_srv_call_t *call);
 CUresult bf_srv_handle_memset_2d(bf_srv_session_t *session, bf_srv_call_t *call);
+
+/* stream.c */
+CUresult bf_srv_handle_stream_create(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_stream_destroy(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_stream_synchronize(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_stream_query(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_stream_wait_event(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_stream_priority_range(bf_srv_session_t *session, bf_srv_call_t *call);
+
+/* event.c */
+CUresult bf_srv_handle_event_create(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_event_destroy(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_event_record(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_event_synchronize(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_event_query(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_event_elapsed_time(bf_srv_session_t *session, bf_srv_call_t *call);
+
+/* module.c: libraries (images cached by content hash) and their kernels */
+CUresult bf_srv_handle_library_load(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_library_unload(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_library_get_global(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_kernel_set_attribute(bf_srv_session_t *session, bf_srv_call_t *call);
+
+/* The driver's kernel for a kernel id of LIBRARY_LOAD's reply; CUDA_ERROR_INVALID_HANDLE when no
+ * live library has it (module.c, for launch.c). */
+CUresult bf_srv_code_kernel(uint64_t kernel_id, CUkernel *kernel_p);
+
+/* launch.c */
+CUresult bf_srv_handle_launch_kernel(bf_srv_session_t *session, bf_srv_call_t *call);
+
+/* The driver's stream for an op's stream: NULL for the legacy stream (and for every stream when
+ * the driver has none). */
+static inline CUstream bf_srv_call_stream(const bf_srv_call_t *call)
+{
+    return call->stream != NULL ? call->stream->real : NULL;
+}
 
 #endif

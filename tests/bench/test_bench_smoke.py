@@ -20,16 +20,19 @@ def test_run_bench_prints_table_and_summary(tmp_path):
         pytest.skip("needs BF_BUILD_DIR with bench/bf-bench-rawsock built")
     summary = tmp_path / "summary.json"
     run = subprocess.run([sys.executable, str(REPO / "bench" / "run_bench.py"), "--repeat", "2",
-                          "--iterations", "20", "--bytes", str(1 << 20), "--json", str(summary)],
+                          "--iterations", "20", "--bytes", str(1 << 20), "--posted-count", "200",
+                          "--json", str(summary)],
                          capture_output=True, text=True, timeout=280, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
-    for words in ("round trip, 4 B DtoH", "HtoD bandwidth", "DtoH bandwidth", "tcp", "unix", "ratio"):
+    for words in ("round trip, 4 B DtoH", "HtoD bandwidth", "DtoH bandwidth", "posted HtoD copies",
+                  "posted memsets", "tcp", "unix", "ratio"):
         assert words in run.stdout, run.stdout
     data = json.loads(summary.read_text())
     for transport in ("tcp", "unix"):
         result = data["results"][transport]
-        assert set(result) == {"raw", "openbf", "ratio"}
+        assert set(result) == {"raw", "openbf", "ratio", "posted"}
         assert all(v > 0 for v in result["ratio"].values()), result["ratio"]
+        assert all(v > 0 for v in result["posted"]["median"].values()), result["posted"]
         assert len(result["openbf"]["samples"]["latency_us"]) == 2
 
 

@@ -28,11 +28,13 @@ runner = load_runner()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests naming `program` or `variant` run once per conformance program / runtime variant."""
-    if "program" in metafunc.fixturenames:
+    """Tests naming `program` and `variant` run once per build of each conformance program (its own
+    variants: static, shared, and perthread where the program asks for it)."""
+    if "program" in metafunc.fixturenames and "variant" in metafunc.fixturenames:
+        pairs = runner.program_variant_pairs()
+        metafunc.parametrize(("program", "variant"), pairs, ids=[f"{p}-{v}" for p, v in pairs])
+    elif "program" in metafunc.fixturenames:
         metafunc.parametrize("program", runner.programs())
-    if "variant" in metafunc.fixturenames:
-        metafunc.parametrize("variant", runner.VARIANTS)
 
 
 @pytest.fixture(scope="session", name="runner")
@@ -46,7 +48,7 @@ def conformance_binaries() -> dict[tuple[str, str], Path]:
     if runner.find_nvcc() is None:
         pytest.skip("nvcc not found: the conformance programs cannot be built")
     try:
-        return runner.build_all(runner.programs(), runner.VARIANTS)
+        return runner.build_all(runner.programs())
     except runner.BuildError as e:
         pytest.fail(f"building the conformance programs failed:\n{e}", pytrace=False)
 

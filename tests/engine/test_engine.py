@@ -25,7 +25,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_PROGRAM = Path(__file__).resolve().with_name("runtime_calls.cu")
-CONN_SCENARIOS = ["noserver", "unreachable", "version", "silence", "heartbeat", "malformed", "dead", "fork"]
+CONN_SCENARIOS = ["noserver", "unreachable", "version", "silence", "heartbeat", "malformed", "dead", "fork",
+                  "crossed"]
 
 CUDA_ERROR_NO_DEVICE = 100
 CUDA_ERROR_DEVICES_UNAVAILABLE = 46  # cudaErrorDevicesUnavailable, from CUDA_ERROR_DEVICE_UNAVAILABLE
@@ -94,6 +95,19 @@ def test_driver_api_end_to_end() -> None:
     proc = bf_run([str(program)])
     assert proc.returncode == 0, "\n".join(failures(proc.stdout)) + proc.stderr[-3000:]
     assert "PASS driver: all" in proc.stdout
+    assert "FAIL" not in proc.stdout
+
+
+@pytest.mark.timeout(300)
+def test_streams_events_and_threads_end_to_end() -> None:
+    """Streams, events, pinned memory and async copies from many threads at once, big copies in
+    both directions at the same time, and a forked child (tests/c/engine/test_engine_streams.c)."""
+    program = built("tests/c/engine/test_engine_streams")
+    built("libintercept/libbf.so")
+    built("emulator/libbfemu.so")
+    proc = bf_run([str(program)])
+    assert proc.returncode == 0, "\n".join(failures(proc.stdout)) + proc.stderr[-3000:]
+    assert "PASS streams: all" in proc.stdout
     assert "FAIL" not in proc.stdout
 
 

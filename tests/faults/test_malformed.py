@@ -121,7 +121,7 @@ MALFORMED = {
 
 def _payload_for(name: str) -> bytes:
     if name == "htod-size-disagrees-with-frame":
-        fixed = proto.encode(op_id("MEMCPY_HTOD"), False, {"dst": VA_BASE, "size": 1000}, b"")
+        fixed = proto.encode(op_id("MEMCPY_HTOD"), False, {"dst": VA_BASE, "size": 1000, "stream": 0}, b"")
         return _hdr(len(fixed) + 10, op_id("MEMCPY_HTOD"), proto.FRAME_POSTED, 0) + fixed + b"x" * 10
     data = MALFORMED[name][1]
     assert data is not None
@@ -202,22 +202,23 @@ def test_worker_checks_pointers_from_any_client(server):
         outside = [0x400000, 0x10, dptr + (1 << 20), dptr + (1 << 20) - 8, dptr - 16, VA_BASE - 4096,
                    0x7FFF_FFFF_F000]
         for src in outside:
-            rep, tail = raw.request("MEMCPY_DTOH", {"src": src, "size": 16})
+            rep, tail = raw.request("MEMCPY_DTOH", {"src": src, "size": 16, "stream": 0})
             assert rep["result"] == CUDA_ERROR_INVALID_VALUE and tail == b"", (hex(src), rep)
 
-        raw.post("MEMCPY_HTOD", {"dst": dptr, "size": 16}, b"A" * 16)
-        rep, tail = raw.request("MEMCPY_DTOH", {"src": dptr, "size": 16})
+        raw.post("MEMCPY_HTOD", {"dst": dptr, "size": 16, "stream": 0}, b"A" * 16)
+        rep, tail = raw.request("MEMCPY_DTOH", {"src": dptr, "size": 16, "stream": 0})
         assert rep["result"] == CUDA_SUCCESS and tail == b"A" * 16, rep
 
         # Posted ops with bad pointers: the first error is latched for the next synchronising call.
-        raw.post("MEMCPY_HTOD", {"dst": 0x400000, "size": 4}, b"evil")
-        raw.post("MEMSET", {"dst": dptr + (1 << 20), "value": 0, "element_size": 1, "count": 4})
+        raw.post("MEMCPY_HTOD", {"dst": 0x400000, "size": 4, "stream": 0}, b"evil")
+        raw.post("MEMSET", {"dst": dptr + (1 << 20), "value": 0, "element_size": 1, "count": 4,
+                             "stream": 0})
         raw.post("MEM_FREE", {"dptr": 0x400000})
         sync, _ = raw.request("CTX_SYNCHRONIZE", {"device": 0})
         assert sync["result"] == CUDA_ERROR_INVALID_VALUE, sync
         sync, _ = raw.request("CTX_SYNCHRONIZE", {"device": 0})
         assert sync["result"] == CUDA_SUCCESS, sync
-        rep, tail = raw.request("MEMCPY_DTOH", {"src": dptr, "size": 16})
+        rep, tail = raw.request("MEMCPY_DTOH", {"src": dptr, "size": 16, "stream": 0})
         assert rep["result"] == CUDA_SUCCESS and tail == b"A" * 16, rep
     finally:
         raw.close()

@@ -2,9 +2,10 @@
 """Builds and runs openbf's conformance programs (tests/conformance/*.cu).
 
 Each program is built twice with nvcc, against the default static CUDA runtime and with
-``-cudart shared``, into a cache directory (default ``tests/conformance/bin/``); a program is rebuilt
-only when its source, the shared harness (check.h), the nvcc flags or the nvcc version changed.
-Builds run in parallel.
+``-cudart shared``, into a cache directory (default ``tests/conformance/bin/``); a program whose
+source has a line ``conformance-variants: static shared perthread`` also gets a
+``--default-stream per-thread`` build. A program is rebuilt only when its source, the shared harness
+(check.h), the nvcc flags or the nvcc version changed. Builds run in parallel.
 
 Modes:
   emu       through ``bf run`` with its private server on the CPU emulator
@@ -13,6 +14,12 @@ Modes:
   native    straight on this machine's GPU, without openbf (for a GPU host)
   both-gpu  native, and through a bf-server with ``--backend cuda``; both must pass and agree
             check for check
+  asan      through libbf.so, bf-worker and libbfemu.so of an AddressSanitizer + UBSan build
+            (``--asan-build-dir``): the program runs with libasan and that libbf.so in LD_PRELOAD
+            against a bf-server whose Python parts come from BF_BUILD_DIR (a plain build) and whose
+            worker and driver are the sanitized ones; the driver-contract program of the sanitized
+            build also runs, against its libbfemu.so and through its libbf.so. Any sanitizer report
+            is a failure (tools/dev/sanitize.sh)
 
 Every program prints ``PASS name`` or ``FAIL name: ...`` per check and a final
 ``PASS <program>: all N checks`` line; see tests/conformance/check.h. The runner prints a table
@@ -49,8 +56,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE_DIR = REPO / "tests" / "conformance"
 DEFAULT_BIN_DIR = CONFORMANCE_DIR / "bin"
+# Every program is built against the static and the shared runtime. A program may ask for more
+# builds with a line "conformance-variants: NAME ..." in its source (the whole list, these two
+# included); EXTRA_VARIANTS are the builds only such programs get.
 VARIANTS = ("static", "shared")
-MODES = ("emu", "tcp", "unix", "native", "both-gpu")
+EXTRA_VARIANTS = ("perthread",)
+ALL_VARIANTS = VARIANTS + EXTRA_VARIANTS
+# nvcc options of each variant; "none" is for driver-API programs that dlopen libcuda.so.1 themselves.
+VARIANT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "static": ("-cudart", "static"),
+    "shared": ("-cudart", "shared"),
+    "perthread": ("-cudart", "static", "--default-stream", "per-thread"),
+    "none": ("-cudart", "none"),
+}
+MODES = ("emu", "tcp", "unix", "native", "both-gpu", "asan")
 # nvcc flags shared by every build; part of the cache key.
 NVCC_FLAGS = ("-std=c++17", "-O1", "-lineinfo")
 # Header files every program includes; a change rebuilds everything.
@@ -116,6 +135,26 @@ def programs(only: Sequence[str] = ()) -> list[str]:
     return names
 
 
+def program_variants(name: str, source_dir: Path = CONFORMANCE_DIR) -> tuple[str, ...]:
+    """The builds of one program: VARIANTS, or the list on its "conformance-variants:" line."""
+    for line in (source_dir / f"{name}.cu").read_text(errors="replace").splitlines():
+        _, marker, rest = line.partition("conformance-variants:")
+        if marker:
+            variants = tuple(rest.replace("*/", " ").split())
+            unknown = sorted(set(variants) - set(ALL_VARIANTS))
+            if unknown or not variants:
+                raise BuildError(f"{name}.cu: unknown conformance variants {unknown or '(none listed)'}")
+            return variants
+    return VARIANTS
+
+
+def program_variant_pairs(names: Sequence[str] | None = None,
+                          variants: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Every (program, variant) to build and run; `variants` restricts them."""
+    return [(name, variant) for name in (programs() if names is None else names)
+            for variant in program_variants(name) if not variants or variant in variants]
+
+
 def _nvcc_version(nvcc: str) -> str:
     out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, timeout=60, check=False)
     return out.stdout.strip()
@@ -133,9 +172,11 @@ def build_key(source: Path, variant: str, nvcc_version: str, extra_sources: Sequ
 
 def nvcc_command(nvcc: str, source: Path, output: Path, variant: str,
                  flags: Sequence[str] = NVCC_FLAGS, libs: Sequence[str] = ()) -> list[str]:
-    """variant is the runtime to link: static (nvcc's default), shared, or none (driver-API programs
-    that dlopen libcuda.so.1 themselves)."""
-    return [nvcc, "-cudart", variant, *flags, "-o", str(output), str(source), *libs]
+    """variant names the build (VARIANT_OPTIONS): the runtime to link, static (nvcc's default) or
+    shared, the per-thread default stream (perthread), or none (driver-API programs that dlopen
+    libcuda.so.1 themselves)."""
+    options = VARIANT_OPTIONS.get(variant, ("-cudart", variant))
+    return [nvcc, *options, *flags, "-o", str(output), str(source), *libs]
 
 
 def build_one(nvcc: str, nvcc_version: str, source: Path, output: Path, variant: str,
@@ -161,11 +202,12 @@ def build_one(nvcc: str, nvcc_version: str, source: Path, output: Path, variant:
     return output, True
 
 
-def build_all(names: Sequence[str], variants: Sequence[str] = VARIANTS, bin_dir: Path = DEFAULT_BIN_DIR,
+def build_all(names: Sequence[str], variants: Sequence[str] = (), bin_dir: Path = DEFAULT_BIN_DIR,
               jobs: int | None = None, nvcc: str | None = None,
               source_dir: Path = CONFORMANCE_DIR) -> dict[tuple[str, str], Path]:
-    """Builds every (program, variant) in parallel; returns their paths. Raises BuildError naming
-    every build that failed."""
+    """Builds every (program, variant) in parallel: each program's own variants (program_variants),
+    restricted to `variants` when given. Returns their paths. Raises BuildError naming every build
+    that failed."""
     nvcc = nvcc or find_nvcc()
     if nvcc is None:
         raise BuildError("nvcc not found: set NVCC or put CUDA's bin directory on PATH")
@@ -178,7 +220,8 @@ def build_all(names: Sequence[str], variants: Sequence[str] = VARIANTS, bin_dir:
         futures = {
             pool.submit(build_one, nvcc, version, source_dir / f"{name}.cu", bin_dir / f"{name}.{variant}",
                         variant, shared): (name, variant)
-            for name in names for variant in variants
+            for name in names for variant in program_variants(name, source_dir)
+            if not variants or variant in variants
         }
         for future in concurrent.futures.as_completed(futures):
             try:
@@ -313,15 +356,18 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     note: str = ""                  # a comparison's verdict (both-gpu)
+    sanitizer: str = ""             # a sanitizer's report seen on stderr (asan)
 
     @property
     def ok(self) -> bool:
-        return (self.returncode == 0 and not self.failed and not self.note
+        return (self.returncode == 0 and not self.failed and not self.note and not self.sanitizer
                 and self.final.startswith(f"PASS {self.program}:"))
 
     def verdict(self) -> str:
         if self.returncode is None:
             return "TIMEOUT"
+        if self.sanitizer:
+            return "SANITIZER"
         if self.note:
             return "DIFFERS"
         if self.ok:
@@ -341,6 +387,9 @@ class Outcome:
                  f"{self.returncode}, {len(self.passed)} passed, {len(self.failed)} failed"]
         if self.note:
             parts.append(self.note)
+        if self.sanitizer:
+            parts.append("sanitizer report:")
+            parts.extend(self.sanitizer.splitlines()[:60])
         parts.extend(self.failed)
         if not self.final:
             parts.append("no final line; last stdout lines:")
@@ -404,6 +453,160 @@ def compare(native: Outcome, remote: Outcome) -> Outcome:
     return remote
 
 
+# ---- sanitizers ---------------------------------------------------------------------------------
+
+# Fewer PASS lines than this from the driver-contract program means it stopped early.
+CONTRACT_MIN_CHECKS = 300
+
+
+class Sanitizer:
+    """How the asan mode runs things: the sanitized build's libbf.so (after libasan) in the
+    programs, its bf-worker (BF_WORKER_PATH) and libbfemu.so (--driver) under a bf-server whose Python
+    parts are the plain build's (a Cython extension built with -fsanitize does not import into a
+    normal Python). Every report goes to a file in report_dir; any file there is a failure.
+
+    Leak detection is on in the worker and the driver-contract program and off in the CUDA programs,
+    whose NVIDIA runtime keeps its allocations until exit by design. UBSan, combined with ASan,
+    prints to stderr whatever log_path says, so stderr (the programs' and the server log, which has
+    the workers') is searched for reports as well (sanitizer_lines)."""
+
+    def __init__(self, build_dir: Path) -> None:
+        self.build_dir = build_dir.resolve()
+        self.libbf = self.build_dir / "libintercept" / "libbf.so"
+        self.libbfemu = self.build_dir / "emulator" / "libbfemu.so"
+        self.worker = self.build_dir / "server" / "bf-worker"
+        self.contract = self.build_dir / "emulator" / "driver_contract"
+        missing = [str(p) for p in (self.libbf, self.libbfemu, self.worker) if not p.is_file()]
+        if missing:
+            raise BuildError(f"sanitized build incomplete, missing: {', '.join(missing)}")
+        self.libasan = asan_runtime()
+        self.report_dir = Path(tempfile.mkdtemp(prefix="openbf-sanitizer-"))
+
+    def _options(self, who: str, leaks: bool) -> dict[str, str]:
+        log = self.report_dir / who
+        common = f"halt_on_error=1:print_stacktrace=1:log_path={log}"
+        return {
+            "ASAN_OPTIONS": f"{common}:detect_leaks={int(leaks)}:abort_on_error=0:exitcode=66",
+            "UBSAN_OPTIONS": f"{common}:exitcode=67",
+            "LSAN_OPTIONS": f"log_path={log}:exitcode=68",
+        }
+
+    def server_env(self, base: dict[str, str]) -> dict[str, str]:
+        return {**base, **self._options("worker", leaks=True), "BF_WORKER_PATH": str(self.worker)}
+
+    def server_args(self) -> list[str]:
+        return ["--driver", str(self.libbfemu)]
+
+    def program_env(self, base: dict[str, str], server: str) -> dict[str, str]:
+        env = {k: v for k, v in base.items() if k != "LD_PRELOAD"}
+        return {**env, **self._options("program", leaks=False), "BF_SERVER": server,
+                "LD_PRELOAD": f"{self.libasan}:{self.libbf}"}
+
+    def contract_env(self, base: dict[str, str], server: str | None) -> dict[str, str]:
+        env = {k: v for k, v in base.items() if not k.startswith("BF_EMU_") and k != "LD_PRELOAD"}
+        env.update(self._options("contract", leaks=True))
+        if server:
+            env["BF_SERVER"] = server
+        return env
+
+    def reports(self) -> list[tuple[str, str]]:
+        """(file name, text) of every sanitizer report written so far."""
+        files = sorted(p for p in self.report_dir.iterdir() if p.is_file())
+        return [(p.name, p.read_text(errors="replace")) for p in files]
+
+    def cleanup(self) -> None:
+        """Removes the report directory when it is empty (reports are kept for reading)."""
+        with contextlib.suppress(OSError):
+            self.report_dir.rmdir()
+
+
+# Lines that only a sanitizer prints.
+SANITIZER_MARKERS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+                     "SUMMARY: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL")
+
+
+def sanitizer_lines(text: str, context: int = 40) -> str:
+    """From the first sanitizer line of text on (context lines), or "" when there is none."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(marker in line for marker in SANITIZER_MARKERS):
+            return "\n".join(lines[i:i + context])
+    return ""
+
+
+def asan_runtime() -> str:
+    """The AddressSanitizer runtime that the sanitized build links against (gcc's libasan.so)."""
+    cc = os.environ.get("CC", "gcc")
+    try:
+        out = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True, text=True, timeout=30,
+                             check=False).stdout.strip()
+    except OSError as e:
+        raise BuildError(f"cannot ask {cc} where libasan.so is: {e}") from e
+    if not out or not Path(out).is_absolute() or not Path(out).exists():
+        raise BuildError(f"{cc} does not know libasan.so (got {out!r}); install the compiler's libasan")
+    return str(Path(out).resolve())
+
+
+def parse_contract_output(outcome: Outcome) -> Outcome:
+    """The driver-contract program's own format: PASS/FAIL lines, then "driver_contract: N passed,
+    F failed, ..."; judged as a conformance program whose final line says PASS when all passed."""
+    last = ""
+    for line in outcome.stdout.splitlines():
+        if line.startswith("PASS "):
+            outcome.passed.append(line[5:].strip())
+        elif line.startswith("FAIL "):
+            outcome.failed.append(line)
+        elif line.startswith("driver_contract:"):
+            last = line
+    if last and not outcome.failed and len(outcome.passed) >= CONTRACT_MIN_CHECKS:
+        outcome.final = f"PASS {outcome.program}: {last}"
+    elif last:
+        outcome.final = f"FAIL {outcome.program}: {last} (at least {CONTRACT_MIN_CHECKS} checks expected)"
+    return outcome
+
+
+def run_contract(sanitizer: Sanitizer, library: Path, label: str, env: dict[str, str],
+                 timeout: float) -> Outcome:
+    """The sanitized build's driver-contract program against one library."""
+    outcome = run_program([str(sanitizer.contract), str(library)], "driver_contract", label, "asan", env,
+                          timeout)
+    outcome.passed.clear()
+    outcome.failed.clear()
+    outcome.final = ""
+    outcome.sanitizer = sanitizer_lines(outcome.stderr)
+    return parse_contract_output(outcome)
+
+
+def run_sanitized(binaries: dict[tuple[str, str], Path], sanitizer: Sanitizer, timeout: float,
+                  contract: bool = True) -> list[Outcome]:
+    """The asan mode: every program, then the driver contract, through the sanitized build. A report
+    in the server log (the workers' stderr) becomes an outcome of its own, "bf-worker"."""
+    env = openbf_env()
+    outcomes: list[Outcome] = []
+    server = BfServer("tcp", "emu", sanitizer.server_env(env), sanitizer.server_args())
+    try:
+        server.start()
+        program_env = sanitizer.program_env(env, server.address)
+        for name, variant in sorted(binaries):
+            binary = binaries[(name, variant)]
+            outcome = run_program([str(binary)], name, variant, "asan", program_env, timeout)
+            outcome.sanitizer = sanitizer_lines(outcome.stderr)
+            outcomes.append(outcome)
+        if contract and sanitizer.contract.is_file():
+            outcomes.append(run_contract(sanitizer, sanitizer.libbf, "libbf",
+                                         sanitizer.contract_env(env, server.address), timeout))
+    finally:
+        log = server.stop()
+    worker = Outcome("bf-worker", "server log", "asan", 0, 0.0, final="PASS bf-worker: no sanitizer report",
+                     stderr=log, sanitizer=sanitizer_lines(log, context=80))
+    outcomes.append(worker)
+    if contract and sanitizer.contract.is_file():
+        outcomes.append(run_contract(sanitizer, sanitizer.libbfemu, "libbfemu",
+                                     sanitizer.contract_env(env, None), timeout))
+    return outcomes
+
+
 @contextlib.contextmanager
 def _maybe_server(mode: str, env: dict[str, str]) -> Iterator[BfServer | None]:
     if mode in ("tcp", "unix"):
@@ -459,8 +662,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="emu", help="how to run the programs (default emu)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this program (repeatable)")
-    parser.add_argument("--variant", action="append", choices=VARIANTS, default=[],
-                        help="build and run only this runtime variant (repeatable; default both)")
+    parser.add_argument("--variant", action="append", choices=ALL_VARIANTS, default=[],
+                        help="build and run only this variant (repeatable; default: each program's own)")
     parser.add_argument("--bin-dir", type=Path, default=DEFAULT_BIN_DIR, help="build cache directory")
     parser.add_argument("--build-dir", type=Path,
                         help="openbf meson build directory to use (sets BF_BUILD_DIR)")
@@ -470,29 +673,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--build-only", action="store_true", help="build, run nothing")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every failure's output")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the outcomes as JSON")
+    parser.add_argument("--asan-build-dir", type=Path, metavar="DIR",
+                        help="asan mode: the meson build directory built with -Db_sanitize=address,undefined")
+    parser.add_argument("--no-contract", action="store_true", help="asan mode: skip the driver-contract runs")
     args = parser.parse_args(argv)
+    if args.mode == "asan" and args.asan_build_dir is None:
+        parser.error("--mode asan needs --asan-build-dir")
 
     if args.build_dir is not None:
         os.environ["BF_BUILD_DIR"] = str(args.build_dir.resolve())
     names = programs(args.only)
-    variants = args.variant or list(VARIANTS)
     try:
-        binaries = build_all(names, variants, args.bin_dir, args.jobs)
+        if args.mode == "asan" and find_nvcc() is None:
+            # The sanitized C code is still worth running through the driver contract.
+            print("conformance: nvcc not found: no CUDA program is run, only the driver contract",
+                  file=sys.stderr)
+            binaries = {}
+        else:
+            binaries = build_all(names, args.variant, args.bin_dir, args.jobs)
     except BuildError as e:
         print(f"conformance: build failed:\n{e}", file=sys.stderr)
         return 2
     if args.build_only:
         print(f"built {len(binaries)} programs in {args.bin_dir}")
         return 0
+    sanitizer = None
     try:
-        outcomes = run_all(binaries, args.mode, args.timeout, args.run_jobs)
-    except ServerError as e:
+        if args.mode == "asan":
+            sanitizer = Sanitizer(args.asan_build_dir)
+            outcomes = run_sanitized(binaries, sanitizer, args.timeout, not args.no_contract)
+        else:
+            outcomes = run_all(binaries, args.mode, args.timeout, args.run_jobs)
+    except (ServerError, BuildError) as e:
         print(f"conformance: {e}", file=sys.stderr)
         return 2
     print(format_table(outcomes))
     bad = [o for o in outcomes if not o.ok]
     for o in bad if args.verbose else bad[:5]:
         print("\n" + o.explain(), file=sys.stderr)
+    if sanitizer is not None:
+        reports = sanitizer.reports()
+        for file_name, text in reports:
+            print(f"\n==== sanitizer report {sanitizer.report_dir / file_name}\n{text}", file=sys.stderr)
+        if reports:
+            print(f"\nconformance: {len(reports)} sanitizer report(s) in {sanitizer.report_dir}",
+                  file=sys.stderr)
+            return 1
+        sanitizer.cleanup()
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(o) | {"ok": o.ok, "verdict": o.verdict()} for o in outcomes],
                                         indent=2) + "\n")

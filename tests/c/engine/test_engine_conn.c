@@ -4,6 +4,9 @@
  * server unreachable, protocol version mismatch, a silent server, heartbeats that keep a long
  * wait alive, a malformed reply, a server that dies, a forked child.
  *
+ * "crossed": two threads wait at once and the peer answers their requests in the reverse order;
+ * each must get its own reply (the leader/follower reading of rpc.c).
+ *
  * Usage: test_engine_conn SCENARIO. Each scenario runs in a fresh process because the
  * connection's state is sticky by design. stderr is captured to check that libbf prints exactly
  * one line for an unreachable or lost server.
@@ -141,6 +144,25 @@ static void *peer_main(void *arg)
             answer_hello(conn, &hdr, &req.hello);
             break;
         case BF_OP_MEM_ALLOC: {
+            if (strcmp(scenario, "crossed") == 0 && req.alloc.bytesize != 4096) {
+                /* Two allocations from two threads: answered in the reverse order, each at an
+                 * address that tells its size. */
+                static bf_frame_hdr_t held;
+                static uint64_t held_size;
+                if (held_size == 0) {
+                    held = hdr;
+                    held_size = req.alloc.bytesize;
+                    break;
+                }
+                bf_rep_MEM_ALLOC_t second = {.result = CUDA_SUCCESS,
+                                             .dptr = hello_va_base + req.alloc.bytesize};
+                bf_rep_MEM_ALLOC_t first = {.result = CUDA_SUCCESS,
+                                            .dptr = hello_va_base + held_size};
+                send_reply(conn, hdr.op, hdr.request_id, &second, NULL, 0);
+                send_reply(conn, held.op, held.request_id, &first, NULL, 0);
+                held_size = 0;
+                break;
+            }
             bf_rep_MEM_ALLOC_t rep = {.result = CUDA_SUCCESS,
                                       .dptr = hello_va_base + next_alloc};
             next_alloc += (req.alloc.bytesize + 255) & ~255ull;
@@ -210,6 +232,18 @@ static void make_current(void)
     CHECK(cuCtxSetCurrent(ctx) == CUDA_SUCCESS);
 }
 
+/* One of the two threads of the "crossed" scenario: an allocation whose address says its size. */
+static void *crossed_main(void *arg)
+{
+    size_t size = (size_t)(uintptr_t)arg;
+    CUdeviceptr dptr = 0;
+
+    make_current();
+    CHECK(cuMemAlloc_v2(&dptr, size) == CUDA_SUCCESS);
+    CHECK(dptr == hello_va_base + size);
+    return NULL;
+}
+
 static void run_scenario(void)
 {
     CUdeviceptr dptr;
@@ -268,6 +302,17 @@ static void run_scenario(void)
         return;
     }
 
+    if (strcmp(scenario, "crossed") == 0) {
+        pthread_t a, b;
+        pthread_create(&a, NULL, crossed_main, (void *)(uintptr_t)(64 << 10));
+        pthread_create(&b, NULL, crossed_main, (void *)(uintptr_t)(128 << 10));
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        CHECK(cuCtxSynchronize() == CUDA_SUCCESS);
+        CHECK(count_lines("lost") == 0);
+        return;
+    }
+
     double start = now_s();
     CUresult result = cuCtxSynchronize();
     double waited = now_s() - start;
@@ -297,7 +342,8 @@ int main(int argc, char **argv)
     int peer_started = 0;
 
     if (argc != 2) {
-        fprintf(stderr, "usage: %s noserver|unreachable|version|silence|heartbeat|malformed|dead|fork\n",
+        fprintf(stderr, "usage: %s noserver|unreachable|version|silence|heartbeat|malformed|dead|fork|"
+                "crossed\n",
                 argv[0]);
         return 2;
     }
@@ -326,7 +372,8 @@ int main(int argc, char **argv)
 
     run_scenario();
 
-    if (peer_started && (strcmp(scenario, "heartbeat") == 0 || strcmp(scenario, "fork") == 0))
+    if (peer_started && (strcmp(scenario, "heartbeat") == 0 || strcmp(scenario, "fork") == 0 ||
+                         strcmp(scenario, "crossed") == 0))
         pthread_detach(peer);  /* ends with GOODBYE from libbf's destructor */
     if (failures == 0)
         fprintf(real_stderr, "engine connection scenario %s: all checks passed\n", scenario);
