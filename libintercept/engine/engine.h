@@ -284,8 +284,8 @@ CUresult bf_cl_mem_remove(uint64_t base, bf_cl_mem_range_t *range_p);
  * else 0. */
 int bf_cl_mem_find(uint64_t addr, uint64_t len, bf_cl_mem_range_t *range_p);
 
-/* Forgets every BF_CL_MEM_ALLOC range of device (its primary context was reset or destroyed);
- * module globals stay, as their libraries survive a reset. */
+/* Forgets every range of device (its primary context was reset or destroyed): allocations, and
+ * module globals, which the driver places afresh when it loads a library into the new context. */
 void bf_cl_mem_drop_device(int device);
 
 /* Whether addr lies in the device address space: a device's window or the whole range reserved

@@ -112,7 +112,8 @@ void bf_cl_mem_drop_device(int device)
     for (size_t i = 0; i < map.count;) {
         bf_cl_mem_range_t range;
         unpack(&map.ranges[i], &range);
-        if (range.device == device && range.kind == BF_CL_MEM_ALLOC)
+        /* Globals go too: the driver reloads a library into the new context with fresh ones. */
+        if (range.device == device)
             (void)bf_range_map_remove(&map, range.base, NULL);
         else
             i++;

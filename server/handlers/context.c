@@ -43,6 +43,9 @@ CUresult bf_srv_handle_ctx_reset(bf_srv_session_t *session, bf_srv_call_t *call)
     res = BF_SRV_DRV(drv, DevicePrimaryCtxReset, dev->handle);
     /* Every thread makes the context current again before its next op. */
     atomic_fetch_add(&session->ctx_generation, 1);
+    /* A reset clears the context's errors: one latched from a posted op before it (a kernel that
+     * faulted, whose sticky error the driver reported in its place) must not outlive it. */
+    (void)bf_srv_session_take_latched(session);
     if (res != CUDA_SUCCESS)
         return res;
     /* The reset context is inactive: retain it again so the device stays usable. */

@@ -143,7 +143,13 @@ static const image_t *image_get(const bf_srv_call_t *call, CUresult *res_p)
     *res_p = CUDA_SUCCESS;
     pthread_mutex_lock(&code_lock);
     im = image_find(req->hash_lo, req->hash_hi);
-    if (im == NULL && req->image_len == 0) {
+    if (im != NULL && req->image_len > 0 &&
+        (im->len != call->tail_len || memcmp(im->bytes, call->tail, call->tail_len) != 0)) {
+        /* Sent bytes that differ from the cached image of the same hash: a collision or a lie. */
+        bf_log_warn("library image of %" PRIu64 " bytes does not match its hash", call->tail_len);
+        *res_p = CUDA_ERROR_INVALID_IMAGE;
+        im = NULL;
+    } else if (im == NULL && req->image_len == 0) {
         *res_p = CUDA_ERROR_NOT_FOUND;  /* the client sends the image next */
     } else if (im == NULL) {
         uint64_t lo, hi;

@@ -183,7 +183,12 @@ def build_one(nvcc: str, nvcc_version: str, source: Path, output: Path, variant:
               extra_sources: Sequence[Path] = (), flags: Sequence[str] = NVCC_FLAGS,
               libs: Sequence[str] = ()) -> tuple[Path, bool]:
     """Builds source into output unless the stamp beside output says it is current.
-    Returns (output, whether it was rebuilt); raises BuildError."""
+    A program with a companion ``<name>.kernels`` (CUDA source) also gets ``<output>.ptx`` and
+    ``<output>.fatbin`` built from it (nvcc -ptx / -fatbin), for driver-API programs that load
+    images themselves. Returns (output, whether it was rebuilt); raises BuildError."""
+    kernels = source.with_suffix(".kernels")
+    if kernels.exists():
+        extra_sources = (*extra_sources, kernels)
     key = build_key(source, variant, nvcc_version, extra_sources, (*flags, *libs))
     stamp = output.with_name(output.name + ".key")
     if output.exists() and stamp.exists() and stamp.read_text().strip() == key:
@@ -197,6 +202,14 @@ def build_one(nvcc: str, nvcc_version: str, source: Path, output: Path, variant:
         raise BuildError(f"{' '.join(cmd)}: timed out after {e.timeout:.0f} s") from e
     if result.returncode != 0:
         raise BuildError(f"{' '.join(cmd)}: exit status {result.returncode}\n{result.stdout}{result.stderr}")
+    if kernels.exists():
+        for kind in ("ptx", "fatbin"):
+            image = output.with_name(f"{output.name}.{kind}")
+            cmd = [nvcc, "-x", "cu", f"-{kind}", "-o", str(image), str(kernels)]
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+            if result.returncode != 0:
+                raise BuildError(f"{' '.join(cmd)}: exit status {result.returncode}\n"
+                                 f"{result.stdout}{result.stderr}")
     partial.replace(output)
     stamp.write_text(key + "\n")
     return output, True

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 #include "proto.h"
 #include "tp.h"
 
-static int failures;
+static atomic_int failures;  /* the "crossed" scenario checks from two threads */
 
 #define CHECK(cond)                                                                    \
     do {                                                                               \
