@@ -16,16 +16,8 @@
 
 #include "integrity.h"
 
-static int failures;
+#include "../bf_check.h"
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL " __VA_ARGS__);                                                           \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static void hex(const uint8_t *bytes, size_t len, char *out)
 {
@@ -60,7 +52,7 @@ static void test_md2_rfc(void)
 
         bf_cl_md2(rfc1319[i].msg, len, digest);
         hex(digest, 16, got);
-        CHECK(strcmp(got, rfc1319[i].digest) == 0, "md2(\"%s\") = %s, want %s", rfc1319[i].msg,
+        CHECKF(strcmp(got, rfc1319[i].digest) == 0, "md2(\"%s\") = %s, want %s", rfc1319[i].msg,
               got, rfc1319[i].digest);
 
         /* The same message fed one byte at a time, and in uneven pieces, gives the same digest. */
@@ -70,14 +62,14 @@ static void test_md2_rfc(void)
             bf_cl_md2_update(&md, rfc1319[i].msg + j, 1);
         bf_cl_md2_final(&md, digest);
         hex(digest, 16, got);
-        CHECK(strcmp(got, rfc1319[i].digest) == 0, "md2 bytewise(\"%s\") = %s", rfc1319[i].msg, got);
+        CHECKF(strcmp(got, rfc1319[i].digest) == 0, "md2 bytewise(\"%s\") = %s", rfc1319[i].msg, got);
 
         bf_cl_md2_init(&md);
         for (size_t j = 0; j < len; j += 7)
             bf_cl_md2_update(&md, rfc1319[i].msg + j, len - j < 7 ? len - j : 7);
         bf_cl_md2_final(&md, digest);
         hex(digest, 16, got);
-        CHECK(strcmp(got, rfc1319[i].digest) == 0, "md2 by 7(\"%s\") = %s", rfc1319[i].msg, got);
+        CHECKF(strcmp(got, rfc1319[i].digest) == 0, "md2 by 7(\"%s\") = %s", rfc1319[i].msg, got);
     }
 }
 
@@ -98,20 +90,20 @@ static void test_hmac_md2(void)
     static const char fox[] = "The quick brown fox jumps over the lazy dog";
     bf_cl_hmac_md2("key", 3, fox, strlen(fox), mac);
     hex(mac, 16, got);
-    CHECK(strcmp(got, "13758b9534bfb38d850457814613b0c1") == 0, "hmac-md2(key, fox) = %s", got);
+    CHECKF(strcmp(got, "13758b9534bfb38d850457814613b0c1") == 0, "hmac-md2(key, fox) = %s", got);
 
     bf_cl_hmac_md2(k0b, sizeof(k0b), "Hi There", 8, mac);
     hex(mac, 16, got);
-    CHECK(strcmp(got, "b524be0196e491ed44823746cd8923af") == 0, "hmac-md2(0b*16) = %s", got);
+    CHECKF(strcmp(got, "b524be0196e491ed44823746cd8923af") == 0, "hmac-md2(0b*16) = %s", got);
 
     /* A 20-byte key is longer than MD2's block and is hashed first. */
     bf_cl_hmac_md2(kaa, sizeof(kaa), mdd, sizeof(mdd), mac);
     hex(mac, 16, got);
-    CHECK(strcmp(got, "590cad9645dfdd80a10db004f1b0ae0a") == 0, "hmac-md2(aa*20) = %s", got);
+    CHECKF(strcmp(got, "590cad9645dfdd80a10db004f1b0ae0a") == 0, "hmac-md2(aa*20) = %s", got);
 
     bf_cl_hmac_md2("", 0, "", 0, mac);
     hex(mac, 16, got);
-    CHECK(strcmp(got, "6f6e031223b36cd2a997787a03d16bf5") == 0, "hmac-md2(empty) = %s", got);
+    CHECKF(strcmp(got, "6f6e031223b36cd2a997787a03d16bf5") == 0, "hmac-md2(empty) = %s", got);
 }
 
 /* ---- MD2 states from ZLUDA's tests of the runtime's algorithm ------------------------------- */
@@ -161,7 +153,7 @@ static void test_runtime_states(void)
     uint8_t digest[16];
 
     bf_cl_hmac_md2_init(&hmac, runtime_key, sizeof(runtime_key));
-    CHECK(same_state(&hmac.inner, state_after_key), "state after the inner key block");
+    CHECKF(same_state(&hmac.inner, state_after_key), "state after the inner key block");
 
     /* The record of ZLUDA's pass-3 test, serialised as bf_cl_integrity_answer does. */
     static const uint8_t record[48] = {
@@ -173,7 +165,7 @@ static void test_runtime_states(void)
         0xee, 0x9c, 0x2b, 0x68, 0x00, 0x00, 0x00, 0x00,   /* unix seconds */
     };
     bf_cl_hmac_md2_update(&hmac, record, sizeof(record));
-    CHECK(same_state(&hmac.inner, state_after_record), "state after the 48-byte record");
+    CHECKF(same_state(&hmac.inner, state_after_record), "state after the 48-byte record");
 
     /* bf_cl_integrity_answer serialises the same fields into the same bytes. */
     const bf_cl_integrity_msg_t msg = {
@@ -189,14 +181,14 @@ static void test_runtime_states(void)
     uint64_t answer[2], want[2];
     bf_cl_hmac_md2(runtime_key, sizeof(runtime_key), record, sizeof(record), digest);
     memcpy(want, digest, 16);  /* little-endian host assumed, as on x86-64 */
-    CHECK(bf_cl_integrity_answer(&msg, 0, NULL, answer) == BF_OK, "answer for the pass-3 record");
-    CHECK(answer[0] == want[0] && answer[1] == want[1], "answer hashes the record's bytes");
+    CHECKF(bf_cl_integrity_answer(&msg, 0, NULL, answer) == BF_OK, "answer for the pass-3 record");
+    CHECKF(answer[0] == want[0] && answer[1] == want[1], "answer hashes the record's bytes");
 
     bf_cl_md2_init(&md);
     memcpy(md.state, state_before_final, 48);
     memcpy(md.checksum, state_before_final + 48, 16);
     bf_cl_md2_final(&md, digest);
-    CHECK(memcmp(digest, digest_after_final, 16) == 0, "digest finishing a known state");
+    CHECKF(memcmp(digest, digest_after_final, 16) == 0, "digest finishing a known state");
 }
 
 /* ---- the integrity answer --------------------------------------------------------------------- */
@@ -243,33 +235,33 @@ static void test_integrity_answer(void)
     set_device(&devices[0], 0x00, 0, 0x41, 0);
     set_device(&devices[1], 0x10, 1, 2, 3);
 
-    CHECK(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "answer with two devices");
-    CHECK(out[0] == 0x5198e881229eb7f5ull && out[1] == 0x0502b038efa8d887ull,
+    CHECKF(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "answer with two devices");
+    CHECKF(out[0] == 0x5198e881229eb7f5ull && out[1] == 0x0502b038efa8d887ull,
           "answer with two devices: %016llx %016llx", (unsigned long long)out[0],
           (unsigned long long)out[1]);
 
-    CHECK(bf_cl_integrity_answer(&msg, 0, device_at, out) == BF_OK, "answer without devices");
-    CHECK(out[0] == 0x3e68721e80af4d38ull && out[1] == 0xcfb2bde36acd8cd8ull,
+    CHECKF(bf_cl_integrity_answer(&msg, 0, device_at, out) == BF_OK, "answer without devices");
+    CHECKF(out[0] == 0x3e68721e80af4d38ull && out[1] == 0xcfb2bde36acd8cd8ull,
           "answer without devices: %016llx %016llx", (unsigned long long)out[0],
           (unsigned long long)out[1]);
 
     /* Changing a PCI domain changes the answer (cudart then fails with error 103). */
     devices[1].attributes[CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID] = 2;
-    CHECK(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "answer, other domain");
-    CHECK(out[0] != 0x5198e881229eb7f5ull, "the PCI domain is hashed");
+    CHECKF(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "answer, other domain");
+    CHECKF(out[0] != 0x5198e881229eb7f5ull, "the PCI domain is hashed");
 
     /* A device the engine cannot describe is an error and leaves out untouched. */
     out[0] = out[1] = 7;
-    CHECK(bf_cl_integrity_answer(&msg, 3, device_at, out) == BF_INVALID_ARG, "missing device");
-    CHECK(out[0] == 7 && out[1] == 7, "out untouched on error");
+    CHECKF(bf_cl_integrity_answer(&msg, 3, device_at, out) == BF_INVALID_ARG, "missing device");
+    CHECKF(out[0] == 7 && out[1] == 7, "out untouched on error");
 
     /* version % 10 == 0 or 1: fixed constants, whatever the rest. */
     msg.version = 13000;
-    CHECK(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "version 13000");
-    CHECK(out[0] == 0x3341181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull, "version 13000 constants");
+    CHECKF(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "version 13000");
+    CHECKF(out[0] == 0x3341181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull, "version 13000 constants");
     msg.version = 13001;
-    CHECK(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "version 13001");
-    CHECK(out[0] == 0x1841181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull, "version 13001 constants");
+    CHECKF(bf_cl_integrity_answer(&msg, 2, device_at, out) == BF_OK, "version 13001");
+    CHECKF(out[0] == 0x1841181c03cb675cull && out[1] == 0x8ed383aa1f4cd1e8ull, "version 13001 constants");
 }
 
 int main(void)
@@ -278,10 +270,5 @@ int main(void)
     test_hmac_md2();
     test_runtime_states();
     test_integrity_answer();
-    if (failures != 0) {
-        printf("%d failure(s)\n", failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    return bf_check_exit("md2");
 }

@@ -30,17 +30,11 @@
 #include "proto.h"
 #include "tp.h"
 
-static atomic_int failures;  /* the "crossed" scenario checks from two threads */
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(real_stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
-
 static FILE *real_stderr;
+#define BF_CHECK_OUT real_stderr  /* the tests capture stderr itself */
+#include "../bf_check.h"
+
+
 static FILE *captured;
 static const char *scenario;
 

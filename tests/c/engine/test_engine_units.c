@@ -10,15 +10,8 @@
 
 #include "engine_int.h"
 
-static int failures;
+#include "../bf_check.h"
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 /* The engine's connection never opens here: the worker side of a reset is simply unreachable.
  * Stub the unsupported notice, which the entry layer provides in libbf.so. */
@@ -331,7 +324,5 @@ int main(void)
     test_primary();
     test_cls_concurrent_reads();
     test_memory_map();
-    if (failures == 0)
-        printf("engine units: all checks passed\n");
-    return failures == 0 ? 0 : 1;
+    return bf_check_exit("engine units");
 }

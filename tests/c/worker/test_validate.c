@@ -3,15 +3,8 @@
 
 #include "validate.h"
 
-static int failures;
+#include "../bf_check.h"
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 static void test_span(const bf_range_map_t *map)
 {
@@ -97,7 +90,5 @@ int main(void)
     test_mul();
     test_gap();
     bf_range_map_clear(&map);
-    if (failures == 0)
-        printf("validate: all checks passed\n");
-    return failures == 0 ? 0 : 1;
+    return bf_check_exit("validate");
 }
