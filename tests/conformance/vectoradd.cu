@@ -1,4 +1,5 @@
-/* vectoradd.cu: the classic first kernel, launched with <<<>>>, results checked against the host. */
+/* vectoradd.cu: the classic first kernel, launched with <<<>>>, results checked against the host.
+ * conformance-variants: static shared perthread */
 #include "check.h"
 
 #include <vector>
