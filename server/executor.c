@@ -8,22 +8,56 @@
 #include "bf_config.h"
 #include "bf_log.h"
 
+static uint64_t heartbeat_interval_ns(void)
+{
+    static _Atomic uint64_t cached;
+    uint64_t ns = atomic_load_explicit(&cached, memory_order_relaxed);
+
+    if (ns == 0) {
+        ns = (uint64_t)bf_config_get_long(BF_CONFIG_HEARTBEAT_INTERVAL_MS) * 1000000u;
+        atomic_store_explicit(&cached, ns, memory_order_relaxed);
+    }
+    return ns;
+}
+
+/* Whether the session is in a busy period at `now`, under busy_lock: ops executing, or the last
+ * one ended less than an interval ago. Ends the period once the gap has lasted an interval. */
+static bool busy_at(bf_srv_session_t *session, uint64_t now, uint64_t interval_ns)
+{
+    bool busy;
+
+    pthread_mutex_lock(&session->busy_lock);
+    busy = session->busy_ops > 0 ||
+           now - atomic_load_explicit(&session->idle_since_ns, memory_order_relaxed) < interval_ns;
+    if (!busy)
+        atomic_store_explicit(&session->busy_since_ns, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&session->busy_lock);
+    return busy;
+}
+
 CUresult bf_srv_execute(bf_srv_session_t *session, bf_srv_call_t *call)
 {
     bf_srv_handler_fn_t handler = bf_srv_handlers[call->op];
     CUresult res;
 
     /* Ops of several streams execute at once: the session is busy from the moment one begins
-     * while none was running until the moment none is left. The lock is uncontended in the common
-     * case and keeps begin and end of overlapping ops from undoing each other. */
+     * while none was running until none is left for a heartbeat interval. A stream of short ops
+     * (100,000 posted launches behind one synchronise) is one busy period, not many short ones:
+     * otherwise the client, waiting behind all of them, would hear nothing. The lock is
+     * uncontended in the common case and keeps begin and end of overlapping ops consistent. */
+    uint64_t now = bf_srv_now_ns();
     pthread_mutex_lock(&session->busy_lock);
-    if (session->busy_ops++ == 0)
-        atomic_store_explicit(&session->busy_since_ns, bf_srv_now_ns(), memory_order_relaxed);
+    if (session->busy_ops++ == 0) {
+        uint64_t since = atomic_load_explicit(&session->busy_since_ns, memory_order_relaxed);
+        uint64_t idle  = atomic_load_explicit(&session->idle_since_ns, memory_order_relaxed);
+        if (since == 0 || now - idle >= heartbeat_interval_ns())
+            atomic_store_explicit(&session->busy_since_ns, now, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&session->busy_lock);
     res = handler(session, call);
     pthread_mutex_lock(&session->busy_lock);
     if (--session->busy_ops == 0)
-        atomic_store_explicit(&session->busy_since_ns, 0, memory_order_relaxed);
+        atomic_store_explicit(&session->idle_since_ns, bf_srv_now_ns(), memory_order_relaxed);
     pthread_mutex_unlock(&session->busy_lock);
     return res;
 }
@@ -40,9 +74,9 @@ static void deadline_after(struct timespec *ts, uint64_t ms)
 }
 
 /*
- * Sends one heartbeat if ops are still executing and have been for an interval. The check is
- * repeated under the send lock: a thread marks its op finished before it takes the lock to reply,
- * so no heartbeat can follow the reply of the last op it was meant for.
+ * Sends one heartbeat if the session has been in a busy period for an interval. A heartbeat may
+ * follow the reply of the last op of a period by up to an interval; the client ignores heartbeats
+ * it is not waiting for.
  */
 static bf_status_t send_heartbeat(bf_srv_session_t *session, uint64_t interval_ns)
 {
@@ -51,9 +85,10 @@ static bf_status_t send_heartbeat(bf_srv_session_t *session, uint64_t interval_n
     bf_status_t status = BF_NOT_FOUND;
 
     pthread_mutex_lock(&session->send_lock);
-    uint64_t busy_since = atomic_load_explicit(&session->busy_since_ns, memory_order_relaxed);
     uint64_t now        = bf_srv_now_ns();
-    if (busy_since != 0 && now - busy_since >= interval_ns) {
+    bool busy           = busy_at(session, now, interval_ns);
+    uint64_t busy_since = atomic_load_explicit(&session->busy_since_ns, memory_order_relaxed);
+    if (busy && busy_since != 0 && now - busy_since >= interval_ns) {
         bf_req_HEARTBEAT_t beat = {.sequence = session->heartbeat_sequence + 1};
         size_t len = bf_proto_encode(&desc->request, &beat, fixed);
         status = bf_tp_send_frame(session->conn, BF_OP_HEARTBEAT, BF_FRAME_POSTED, 0, fixed, len,

@@ -70,6 +70,8 @@ typedef struct bf_srv_session {
     pthread_mutex_t busy_lock;
     int busy_ops;
     _Atomic uint64_t busy_since_ns;  /* monotonic start of the current busy period; 0 when idle */
+    _Atomic uint64_t idle_since_ns;  /* when busy_ops last fell to 0 (gaps shorter than a heartbeat
+                                      * interval do not end a busy period) */
     pthread_t heartbeat_thread;
     bool heartbeat_running;
     pthread_mutex_t heartbeat_lock;
