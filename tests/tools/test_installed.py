@@ -28,8 +28,8 @@ print(spec.origin)
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("BF_BUILD_DIR", "PYTHONPATH", "BF_SERVER")}
-    return env
+    hidden = ("BF_BUILD_DIR", "BF_WORKER_PATH", "PYTHONPATH", "BF_SERVER")
+    return {k: v for k, v in os.environ.items() if k not in hidden}
 
 
 def _installed_bf() -> Path:
@@ -40,7 +40,8 @@ def _installed_bf() -> Path:
         pytest.skip("openbf is not installed in this Python (tools/dev/setup.sh installs it into .venv)")
     bf = Path(sys.executable).parent / "bf"
     if not bf.exists():
-        pytest.fail(f"openbf is installed ({found.stdout.strip()}) but its bf script is missing", pytrace=False)
+        pytest.fail(f"openbf is installed ({found.stdout.strip()}) but its bf script is missing",
+                    pytrace=False)
     return bf
 
 
