@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -34,7 +33,6 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,19 +47,9 @@ FIGURES = (
 )
 
 
-def load_runner() -> ModuleType:
-    """tools/dev/conformance.py: nvcc builds and bf-server handling are shared with the tests."""
-    name = "openbf_dev_conformance"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "dev" / "conformance.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-runner = load_runner()
+# nvcc builds and bf-server handling are shared with the tests (tools/dev/conformance.py).
+sys.path.insert(0, str(REPO / "tools" / "dev"))
+import conformance as runner  # noqa: E402
 
 
 def cache_dir() -> Path:

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+# tools/dev/conformance.py (on sys.path through pyproject.toml's pytest pythonpath) builds the
+# programs and runs servers for the tests as it does for the command line.
+import conformance as runner  # noqa: E402
 import pytest
-
-_RUNNER = Path(__file__).resolve().parents[2] / "tools" / "dev" / "conformance.py"
-
-
-def load_runner():
-    """tools/dev/conformance.py as a module (it is a script, not part of the openbf package)."""
-    name = "openbf_dev_conformance"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _RUNNER)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-runner = load_runner()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,10 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import conformance as runner  # tools/dev, on sys.path through pytest pythonpath
 import pytest
 from openbf import paths
-
-_RUNNER = Path(__file__).resolve().parents[2] / "tools" / "dev" / "conformance.py"
 
 # Fewer PASS lines than this means the program stopped early without saying so.
 MIN_CHECKS = 300
@@ -57,27 +56,13 @@ def driver_library(driver: str) -> str:
     return "libcuda.so.1"
 
 
-def _runner():
-    """tools/dev/conformance.py, whose BfServer starts and stops a bf-server for a test."""
-    import importlib.util
-
-    name = "openbf_dev_conformance"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _RUNNER)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("driver", ["emu", "bf", "cuda"])
 def test_driver_contract(driver: str) -> None:
     binary = contract_binary()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BF_EMU_")}
     if driver == "bf":
-        with _runner().BfServer(transport="tcp", backend="emu") as server:
+        with runner.BfServer(transport="tcp", backend="emu") as server:
             env["BF_SERVER"] = server.address
             _run_contract(binary, str(paths.libbf()), env)
         return

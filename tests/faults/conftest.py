@@ -7,7 +7,6 @@ test knows and controls the program's own process and its environment.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import select
@@ -23,21 +22,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PROGS = Path(__file__).resolve().parent / "progs"
-_RUNNER = REPO / "tools" / "dev" / "conformance.py"
 
 
-def _load_runner():
-    name = "openbf_dev_conformance"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _RUNNER)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+import conformance as runner  # noqa: E402  (tools/dev, on sys.path through pytest pythonpath)
 
-
-runner = _load_runner()
 if os.environ.get("BF_BUILD_DIR") and str(REPO / "python") not in sys.path:
     sys.path.insert(0, str(REPO / "python"))
 
