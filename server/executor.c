@@ -45,9 +45,9 @@ CUresult bf_srv_execute(bf_srv_session_t *session, bf_srv_call_t *call)
      * (100,000 posted launches behind one synchronise) is one busy period, not many short ones:
      * otherwise the client, waiting behind all of them, would hear nothing. The lock is
      * uncontended in the common case and keeps begin and end of overlapping ops consistent. */
-    uint64_t now = bf_srv_now_ns();
     pthread_mutex_lock(&session->busy_lock);
     if (session->busy_ops++ == 0) {
+        uint64_t now   = bf_srv_now_ns();
         uint64_t since = atomic_load_explicit(&session->busy_since_ns, memory_order_relaxed);
         uint64_t idle  = atomic_load_explicit(&session->idle_since_ns, memory_order_relaxed);
         if (since == 0 || now - idle >= heartbeat_interval_ns())
