@@ -21,7 +21,9 @@
     X(EMU_VA_BASE,       "BF_EMU_VA_BASE",       "",           "address where the emulator places device memory (set by bf-worker)") \
     X(EMU_CC,            "BF_EMU_CC",            "7.5",        "compute capability the emulator reports") \
     X(WORKER_STATS_FD,   "BF_WORKER_STATS_FD",   "",           "file descriptor where bf-worker writes its session summary (set by bf-server)") \
-    X(STATS,             "BF_STATS",             "0",          "1: libbf prints the number of waited round trips of the process on stderr at exit")
+    X(STATS,             "BF_STATS",             "0",          "1: libbf prints the number of waited round trips of the process on stderr at exit") \
+    X(LOG_FD,            "BF_LOG_FD",            "",           "file descriptor openbf's log lines go to instead of 2 (set by bf-worker, whose fd 2 carries the driver's output)") \
+    X(TRACE_FILE,        "BF_TRACE_FILE",        "",           "bf-trace: the file libbf appends one record per CUDA call to (set by bf-trace record)")
 
 typedef enum {
 #define BF_CONFIG_ENUM_ROW(id, var, def, doc) BF_CONFIG_##id,

@@ -1,5 +1,7 @@
 #include "bf_log.h"
 
+#include "bf_config.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 bf_log_level_t bf_log_level = BF_LOG_WARN;
 static const char *log_component = "openbf";
+static int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug", "trace"};
 
@@ -17,6 +20,15 @@ void bf_log_init(const char *component, bf_log_level_t default_level)
 
     log_component = component;
     bf_log_level  = default_level;
+    /* bf-worker sends fd 2 to its client (the driver's device-assert messages); its own log, and
+     * the log of the driver it loads, go to the descriptor named here. */
+    const char *fd_text = bf_config_get(BF_CONFIG_LOG_FD);
+    if (fd_text != NULL && fd_text[0] != '\0') {
+        char *end;
+        long fd = strtol(fd_text, &end, 10);
+        if (*end == '\0' && fd >= 0 && fd < 1 << 20)
+            log_fd = (int)fd;
+    }
     if (env == NULL || env[0] == '\0')
         return;
     for (int i = 0; i <= BF_LOG_TRACE; i++) {
@@ -25,7 +37,7 @@ void bf_log_init(const char *component, bf_log_level_t default_level)
             return;
         }
     }
-    fprintf(stderr, "%s: ignoring BF_LOG '%s' (expected off, error, warn, info, debug or trace)\n",
+    dprintf(log_fd, "%s: ignoring BF_LOG '%s' (expected off, error, warn, info, debug or trace)\n",
             component, env);
 }
 
@@ -48,5 +60,5 @@ void bf_log_write(bf_log_level_t level, const char *file, int line, const char *
         n = snprintf(out, sizeof(out), "%s[%d] %s: %s\n", log_component, (int)getpid(),
                      level_names[level], msg);
     if (n > 0)
-        (void)!write(STDERR_FILENO, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+        (void)!write(log_fd, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
 }

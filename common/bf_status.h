@@ -24,7 +24,12 @@
     X(NOT_FOUND,       -9,  "not found",                        CUDA_ERROR_NOT_FOUND)                  \
     X(BAD_ADDRESS,    -10,  "bad address",                      CUDA_ERROR_INVALID_VALUE)              \
     X(UNREACHABLE,    -11,  "server unreachable",               CUDA_ERROR_NOT_INITIALIZED)            \
-    X(EXISTS,         -12,  "already exists",                   CUDA_ERROR_INVALID_VALUE)
+    X(EXISTS,         -12,  "already exists",                   CUDA_ERROR_INVALID_VALUE)              \
+    X(DEVICE_ASSERT,  -13,  "device-side assertion failed",     CUDA_ERROR_ASSERT)                     \
+    X(STACK_OVERFLOW, -14,  "device call stack overflow",       CUDA_ERROR_HARDWARE_STACK_ERROR)       \
+    X(MISALIGNED,     -15,  "misaligned device address",        CUDA_ERROR_MISALIGNED_ADDRESS)         \
+    X(KERNEL_TRAP,    -16,  "kernel trap",                      CUDA_ERROR_LAUNCH_FAILED)              \
+    X(INVALID_PC,     -17,  "invalid program counter",          CUDA_ERROR_INVALID_PC)
 
 typedef enum {
 #define BF_STATUS_ENUM_ROW(name, code, text, cu) BF_##name = code,

@@ -69,6 +69,7 @@ static void primary_deactivate(bf_emu_device_t *dev)
     bf_emu_event_release_ctx(&dev->primary);
     bf_emu_host_free_ctx(&dev->primary);
     bf_emu_module_release_ctx(&dev->primary);
+    bf_emu_devrt_reset(&dev->primary);
     bf_emu_arena_free_ctx(&dev->arena, &dev->primary);
     dev->primary.active = false;
     dev->primary.sticky_error = CUDA_SUCCESS;
@@ -306,9 +307,12 @@ CUresult cuCtxSynchronize_v2(CUcontext handle)
     bf_emu_ctx_t *ctx;
     CUresult result = bf_emu_ctx_resolve(handle, false, &ctx);
 
-    if (result != CUDA_SUCCESS)
+    if (result != CUDA_SUCCESS) {
+        bf_emu_devrt_flush(); /* what a faulting grid printed, and its assertion messages */
         return result;
+    }
     result = bf_emu_stream_sync_ctx(ctx);
+    bf_emu_devrt_flush();
     /* A grid that faulted while this call waited has made the context's error sticky. */
     if (result == CUDA_SUCCESS)
         result = bf_emu_ctx_resolve(handle, false, &ctx);

@@ -51,6 +51,21 @@
 /* Written into every live context; a handle whose object lacks it is rejected. */
 #define BF_EMU_CTX_COOKIE 0x6266656d75637478ull /* "bfemuctx" */
 
+/* A context's device runtime (devrt.c): the printf FIFO and pending assertion messages, written to
+ * fd 1 and 2 at flush points; the limits of cuCtxSetLimit; the device heap of malloc/free (a block
+ * of the arena taken at the first malloc, its chunks in a map of their own). lock guards all of it
+ * and nests inside bf_emu.lock. */
+typedef struct {
+    pthread_mutex_t lock;
+    char *out, *err;
+    size_t out_len, out_cap, err_len, err_cap;
+    size_t stack_size, printf_fifo_size, heap_size, l2_fetch_granularity;
+    int cache_config;           /* CUfunc_cache */
+    bool printf_used, heap_used; /* a kernel using printf / malloc has been launched */
+    uint64_t heap_base;         /* 0 until the first malloc */
+    bf_range_map_t heap_chunks; /* live chunks: [base, base + size) -> reserved bytes */
+} bf_emu_devrt_t;
+
 typedef struct bf_emu_ctx {
     uint64_t cookie;       /* BF_EMU_CTX_COOKIE */
     CUdevice device;
@@ -59,6 +74,7 @@ typedef struct bf_emu_ctx {
     bool active;           /* primary context: between first retain and release/reset */
     CUresult sticky_error; /* CUDA_ERROR_ILLEGAL_ADDRESS after a kernel fault: every call on the
                               context returns it until the context is deactivated (launch.c) */
+    bf_emu_devrt_t devrt;
 } bf_emu_ctx_t;
 
 /* One live allocation; the arena's range map (or host_memory.c's map of pinned host memory) stores
@@ -226,6 +242,27 @@ const bf_range_t *bf_emu_host_find_span(uint64_t addr, uint64_t len);
 
 /* Frees every pinned host allocation of ctx, as the context's deactivation does. Lock held. */
 void bf_emu_host_free_ctx(const bf_emu_ctx_t *ctx);
+
+/* --- devrt.c --------------------------------------------------------------------------------- */
+
+/* Sets up a context's device runtime (limits at their defaults). */
+void bf_emu_devrt_init(bf_emu_ctx_t *ctx);
+
+/* Writes what kernels printed (fd 1) and their assertion messages (fd 2) since the last flush, for
+ * every context: the flush points are synchronisations, blocking copies, module loads and unloads,
+ * context reset and library unload. Takes no lock but the device runtimes'. */
+void bf_emu_devrt_flush(void);
+
+/* Deactivation of ctx: flushes, forgets the heap (its memory goes with the context's), limits back
+ * to their defaults. bf_emu.lock held. */
+void bf_emu_devrt_reset(bf_emu_ctx_t *ctx);
+
+/* A launch of a kernel that uses printf / malloc: fixes those limits for the context's life. */
+void bf_emu_devrt_launched(bf_emu_ctx_t *ctx, bool uses_printf, bool uses_malloc);
+
+/* The device heap's view of addr for a launch's memory lookup: 1 and the chunk [base, size) holding
+ * it, 0 when addr is in the heap but in no live chunk, -1 when it is not in ctx's heap. */
+int bf_emu_devrt_heap_chunk(bf_emu_ctx_t *ctx, uint64_t addr, uint64_t *base_p, uint64_t *size_p);
 
 /* --- module.c -------------------------------------------------------------------------------- */
 

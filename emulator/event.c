@@ -296,6 +296,7 @@ CUresult cuEventSynchronize(CUevent hEvent)
     pthread_mutex_unlock(&e->lock);
     wait_done(e, target);
     event_put(e);
+    bf_emu_devrt_flush();
     return CUDA_SUCCESS;
 }
 

@@ -295,8 +295,8 @@ static bf_status_t wrapper_ptx(const uint8_t *image, size_t len, int cc, bf_emu_
         return BF_INVALID_ARG;
     }
     memcpy(&data, image + 8, sizeof(data));
-    /* nvlink's image of an -rdc=true program holds SASS only; the per-TU PTX it was linked from
-     * would need a PTX linker, which the emulator does not have. Say so in the message. */
+    /* nvlink's image of an -rdc=true program holds SASS only; image.c links the per-TU PTX the
+     * wrapper also lists instead. When this is reached anyway, the message says what it was. */
     snprintf(what, sizeof(what), version == 2 ? "-rdc=true linked fatbin %p" : "fatbin %p", (const void *)data);
     /* Version 2 (-rdc) also lists the per-TU fatbins; data is the linked one, which is what runs. */
     if ((version != 1 && version != 2) || data == NULL || get_u32(data) != BF_EMU_FATBIN_MAGIC) {

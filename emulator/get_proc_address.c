@@ -99,6 +99,13 @@ static const gpa_row_t gpa_rows[] = {
     LEGACY(cuPointerGetAttribute, 4000, cuPointerGetAttribute)
     LEGACY(cuPointerGetAttributes, 7000, cuPointerGetAttributes)
 
+    /* The device runtime's limits and the context's cache configuration (devrt.c). */
+    LEGACY(cuCtxSetLimit, 3010, cuCtxSetLimit)
+    LEGACY(cuCtxGetLimit, 3010, cuCtxGetLimit)
+    LEGACY(cuCtxSetCacheConfig, 3020, cuCtxSetCacheConfig)
+    LEGACY(cuCtxGetCacheConfig, 3020, cuCtxGetCacheConfig)
+    LEGACY(cuCtxResetPersistingL2Cache, 11000, cuCtxResetPersistingL2Cache)
+
     /* Modules, libraries, kernels, launch and occupancy (module.c, library.c, launch.c,
      * occupancy.c). cuModuleGetGlobal's 32-bit original has no row: device addresses need 64. */
     LEGACY(cuModuleLoad, 2000, cuModuleLoad)

@@ -80,6 +80,7 @@ static CUresult emu_setup(void)
         dev->ordinal = ready;
         parse_compute_capability(&dev->cc_major, &dev->cc_minor);
         dev->primary = (bf_emu_ctx_t){.cookie = BF_EMU_CTX_COOKIE, .device = ready};
+        bf_emu_devrt_init(&dev->primary);
         /* One device only: its window is the whole of BF_EMU_VA_BASE's range. */
         status = bf_emu_arena_init(&dev->arena, memory_size, va_base);
         if (status != BF_OK)

@@ -383,12 +383,20 @@ typedef struct {
 
 /* The engine's view of memory: the live allocation holding addr, which is host memory of this
  * very process (the arena is mapped here, and pinned host memory is the host's own). */
-static int memory_lookup(void *unused, uint64_t addr, bf_ptx_region_t *region_p)
+static int memory_lookup(void *arg, uint64_t addr, bf_ptx_region_t *region_p)
 {
     const bf_range_t *range;
     bf_range_t found = {0};
+    uint64_t base, size;
+    int chunk = bf_emu_devrt_heap_chunk(arg, addr, &base, &size);
 
-    (void)unused;
+    /* In the device heap, each malloc'ed chunk is a region of its own. */
+    if (chunk >= 0) {
+        if (chunk == 0)
+            return 0;
+        *region_p = (bf_ptx_region_t){.base = base, .size = size, .host = (void *)(uintptr_t)base};
+        return 1;
+    }
     pthread_mutex_lock(&bf_emu.lock);
     range = bf_emu_memory_find(addr);
     if (range == NULL)
@@ -402,21 +410,43 @@ static int memory_lookup(void *unused, uint64_t addr, bf_ptx_region_t *region_p)
     return 1;
 }
 
-static const bf_ptx_memory_t launch_memory = {.lookup = memory_lookup, .ctx = NULL};
+/* The CUresult of each kind of kernel fault (the sticky errors of a dead context), through the
+ * statuses of common/bf_status.h. */
+static CUresult fault_result(int kind)
+{
+    switch (kind) {
+    case BF_PTX_FAULT_MISALIGNED: return bf_status_to_cu(BF_MISALIGNED);
+    case BF_PTX_FAULT_TRAP: return bf_status_to_cu(BF_KERNEL_TRAP);
+    case BF_PTX_FAULT_ASSERT: return bf_status_to_cu(BF_DEVICE_ASSERT);
+    case BF_PTX_FAULT_STACK: return bf_status_to_cu(BF_STACK_OVERFLOW);
+    case BF_PTX_FAULT_PC: return bf_status_to_cu(BF_INVALID_PC);
+    default: return CUDA_ERROR_ILLEGAL_ADDRESS; /* BF_BAD_ADDRESS is a client's bad pointer */
+    }
+}
 
 /* Runs on the stream: the grid, then the fault if there was one. */
 static void launch_run(void *arg)
 {
     launch_work_t *work = arg;
     bf_ptx_fault_t fault = {0};
+    bf_ptx_services_t services;
+    size_t stack_bytes;
+    const bf_ptx_memory_t memory = {.lookup = memory_lookup, .ctx = work->ctx};
+    bf_ptx_kernel_attrs_t attrs;
+
+    bf_emu_devrt_services(work->ctx, &services, &stack_bytes);
+    bf_ptx_kernel_attrs(work->kernel, &attrs);
+    bf_emu_devrt_launched(work->ctx, attrs.uses_printf, attrs.uses_malloc);
     bf_ptx_launch_t launch = {
         .grid = {work->grid[0], work->grid[1], work->grid[2]},
         .block = {work->block[0], work->block[1], work->block[2]},
         .dynamic_shared_bytes = work->dynamic_shared,
         .params = work->params,
         .params_size = work->params_size,
-        .memory = &launch_memory,
+        .memory = &memory,
         .worker_threads = 0,
+        .services = &services,
+        .stack_bytes = stack_bytes,
     };
     bf_status_t status;
     CUresult sticky;
@@ -428,13 +458,21 @@ static void launch_run(void *arg)
     if (sticky == CUDA_SUCCESS) {
         status = bf_ptx_launch(work->kernel, &launch, &fault);
         if (status == BF_BAD_ADDRESS) {
-            bf_log_error("openbf emulator: kernel %s faulted at PTX line %d, address 0x%llx: %s; the context "
-                         "now returns CUDA_ERROR_ILLEGAL_ADDRESS until it is reset",
-                         fault.kernel != NULL ? fault.kernel : bf_ptx_kernel_name(work->kernel), fault.ptx_line,
-                         (unsigned long long)fault.address, fault.message);
+            const CUresult error = fault_result(fault.kind);
+            const char *error_name = NULL;
+
+            cuGetErrorName(error, &error_name);
+            /* A failed assertion's message goes to fd 2 at the next flush point, as on a GPU. */
+            if (fault.kind == BF_PTX_FAULT_ASSERT)
+                bf_log_debug("kernel %s: %s", bf_ptx_kernel_name(work->kernel), fault.message);
+            else
+                bf_log_error("openbf emulator: kernel %s faulted at PTX line %d, address 0x%llx: %s; the context "
+                             "now returns %s until it is reset",
+                             fault.kernel != NULL ? fault.kernel : bf_ptx_kernel_name(work->kernel), fault.ptx_line,
+                             (unsigned long long)fault.address, fault.message, error_name);
             pthread_mutex_lock(&bf_emu.lock);
             if (work->ctx->active)
-                work->ctx->sticky_error = CUDA_ERROR_ILLEGAL_ADDRESS;
+                work->ctx->sticky_error = error;
             pthread_mutex_unlock(&bf_emu.lock);
         } else if (status != BF_OK) {
             bf_log_error("openbf emulator: kernel %s did not run: %s", bf_ptx_kernel_name(work->kernel),
@@ -667,6 +705,8 @@ static CUresult launch(CUfunction f, const unsigned int grid[3], const unsigned 
     work.dynamic_shared = shared;
     bf_log_debug("launch %s <<<(%u,%u,%u), (%u,%u,%u), %u>>> with %zu parameter bytes", name, grid[0], grid[1],
                  grid[2], block[0], block[1], block[2], shared, work.params_size);
+    /* NVIDIA's driver flushes the printf buffer at the start of a launch too. */
+    bf_emu_devrt_flush();
     /* From here the work owns the parameters and the module reference. */
     status = bf_emu_stream_enqueue(stream, launch_run, &work, sizeof(work));
     if (status != BF_OK) {

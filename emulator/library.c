@@ -101,10 +101,11 @@ static CUresult library_load(CUlibrary *library_p, const void *image, size_t len
     bf_status_t status;
     CUresult result;
 
+    bf_emu_devrt_flush(); /* library load and unload are flush points of device printf */
     library = calloc(1, sizeof(*library));
     if (library == NULL)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    status = bf_emu_image_ptx(image, len, bf_emu_module_cc(&bf_emu.devices[0]), &library->ptx);
+    status = bf_emu_image_load_ptx(image, len, bf_emu_module_cc(&bf_emu.devices[0]), &library->ptx);
     if (status != BF_OK) {
         free(library);
         return bf_emu_image_result(status);
@@ -187,8 +188,10 @@ CUresult cuLibraryLoadFromFile(CUlibrary *library, const char *fileName, CUjit_o
 CUresult cuLibraryUnload(CUlibrary handle)
 {
     bf_emu_library_t *library;
-    CUresult result = library_locked(handle, &library);
+    CUresult result;
 
+    bf_emu_devrt_flush();
+    result = library_locked(handle, &library);
     if (result != CUDA_SUCCESS)
         return result;
     bf_emu_handle_remove(library);

@@ -269,6 +269,7 @@ static CUresult run_sync(bool per_thread, bf_emu_work_fn_t run, const void *op, 
     if (result == CUDA_SUCCESS)
         bf_emu_stream_wait(stream);
     bf_emu_stream_put(stream);
+    bf_emu_devrt_flush(); /* a blocking copy is a flush point of device printf */
     return result;
 }
 

@@ -333,11 +333,12 @@ static CUresult module_load_image(CUmodule *module_p, const void *image, size_t 
     bf_status_t status;
     CUresult result = bf_emu_ctx_resolve(NULL, true, &ctx);
 
+    bf_emu_devrt_flush(); /* module load and unload are flush points of device printf */
     if (result != CUDA_SUCCESS)
         return result;
     if (module_p == NULL || image == NULL)
         return CUDA_ERROR_INVALID_VALUE;
-    status = bf_emu_image_ptx(image, len, bf_emu_module_cc(&bf_emu.devices[ctx->device]), &ptx);
+    status = bf_emu_image_load_ptx(image, len, bf_emu_module_cc(&bf_emu.devices[ctx->device]), &ptx);
     if (status != BF_OK)
         return bf_emu_image_result(status);
     result = bf_emu_module_load_text(ctx, &ptx, NULL, err, err_len, &module);
@@ -438,8 +439,10 @@ static CUresult module_locked(CUmodule handle, bf_emu_module_t **module_p)
 CUresult cuModuleUnload(CUmodule hmod)
 {
     bf_emu_module_t *module;
-    CUresult result = module_locked(hmod, &module);
+    CUresult result;
 
+    bf_emu_devrt_flush();
+    result = module_locked(hmod, &module);
     if (result != CUDA_SUCCESS)
         return result;
     /* A library's module belongs to the library: cuLibraryUnload unloads it. */

@@ -184,6 +184,18 @@ CUresult bf_emu_func_attribute_get(const bf_ptx_kernel_attrs_t *attrs, const bf_
 CUresult bf_emu_func_attribute_set(const bf_ptx_kernel_attrs_t *attrs, bf_emu_func_settings_t *settings,
                                    CUfunction_attribute attrib, int value);
 
+/* --- image.c ---------------------------------------------------------------------------------- */
+
+/* bf_emu_image_ptx, and for an -rdc=true program's version-2 wrapper the PTX of its translation
+ * units linked into one module. Returns as bf_emu_image_ptx (BF_NOT_FOUND also for an .extern
+ * variable no unit defines, logged). */
+bf_status_t bf_emu_image_load_ptx(const void *image, size_t len, int cc, bf_emu_ptx_text_t *ptx_p);
+
+/* --- devrt.c ---------------------------------------------------------------------------------- */
+
+/* The engine's services for a launch in ctx (printf output, malloc, free) and its stack size. */
+void bf_emu_devrt_services(bf_emu_ctx_t *ctx, bf_ptx_services_t *services, size_t *stack_p);
+
 /* Checks a cache configuration value (CU_FUNC_CACHE_*). */
 bool bf_emu_func_cache_valid(CUfunc_cache config);
 

@@ -530,10 +530,13 @@ static CUresult stream_synchronize(CUstream hStream, bool per_thread)
     bf_emu_stream_t *s;
     CUresult result = bf_emu_stream_get(hStream, per_thread, &s);
 
-    if (result != CUDA_SUCCESS)
+    if (result != CUDA_SUCCESS) {
+        bf_emu_devrt_flush(); /* a flush point even when a kernel has failed */
         return result;
+    }
     bf_emu_stream_wait(s);
     bf_emu_stream_put(s);
+    bf_emu_devrt_flush();
     return CUDA_SUCCESS;
 }
 

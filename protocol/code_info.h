@@ -45,6 +45,17 @@ static inline size_t bf_code_record_size(uint32_t name_len, uint32_t param_count
 }
 
 /*
+ * An rdc bundle: how a version-2 fatbin wrapper (-rdc=true: a linked fatbin in `data` and a
+ * NULL-terminated array of the per-TU fatbins in `filename_or_fatbins`) travels as one image.
+ *   u32 magic BF_CODE_BUNDLE_MAGIC, u32 count (the linked fatbin + the per-TU ones, >= 1)
+ *   count x { u64 length, then that many bytes (one whole fatbin), zero padding to 8 bytes }
+ * The first fatbin is the linked one. The worker checks every length against the fatbin's own
+ * header and rebuilds a version-2 wrapper over its copy, which its driver gets, as cudart does.
+ */
+#define BF_CODE_BUNDLE_MAGIC 0x444e4246u  /* "FBND" */
+#define BF_CODE_BUNDLE_MAX 4096u          /* most fatbins in one bundle */
+
+/*
  * A 128-bit content hash of an image: two 64-bit FNV-1a lanes with different offset bases, the
  * second fed each byte rotated, both finished with the length. It names cached images, not a
  * security boundary: both ends belong to one session, the worker also compares the length, and a

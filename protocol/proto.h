@@ -17,8 +17,10 @@
 #include "bf_status.h"
 #include "tp.h"  /* bf_frame_hdr_t */
 
-/* 2: stream-ordered ops carry a stream id; streams and events. */
-#define BF_PROTO_VERSION 2
+/* 2: stream-ordered ops carry a stream id; streams and events.
+ * 3: OUTPUT frames from the worker (device printf and assert messages); context limits and cache
+ *    configuration. */
+#define BF_PROTO_VERSION 3
 
 /* Stream ids below this name the legacy default stream of that device (id = device ordinal); the
  * client numbers the streams it creates from here on. */

@@ -268,8 +268,13 @@ void bf_srv_memory_release_device(bf_srv_memory_t *mem, bf_srv_device_t *dev, ui
     /* Walk backwards so that removing the current entry leaves the unvisited ones in place. */
     for (size_t i = map->count; i-- > 0;) {
         bf_range_t range = map->ranges[i];
-        if (range.value != (uint64_t)dev->ordinal)
+        if (BF_SRV_MEM_DEVICE(range.value) != dev->ordinal)
             continue;
+        if (range.value & BF_SRV_MEM_GLOBAL) {
+            /* A module's variable: the context's reset takes it with its module. */
+            bf_range_map_remove(map, range.base, NULL);
+            continue;
+        }
         CUresult res = driver_free(mem, dev, range.base, range.size);
         if (res != CUDA_SUCCESS)
             bf_log_debug("device %d: freeing 0x%" PRIx64 " returned %d; forgotten anyway",

@@ -35,9 +35,18 @@ typedef struct {
 typedef struct {
     const bf_srv_driver_t *drv;
     bool vmm_wanted;              /* cuda backend: place allocations with the VMM calls */
-    bf_range_map_t allocations;   /* every live allocation of the session; value: device ordinal */
+    bf_range_map_t allocations;   /* every live allocation of the session; value: device ordinal,
+                                   * with BF_SRV_MEM_GLOBAL for a module's global variable */
     uint64_t bytes_live;
 } bf_srv_memory_t;
+
+/* A range of the allocation table that is a module-scope variable (LIBRARY_GET_GLOBAL): device
+ * memory the session may copy to and from, but the driver's to place and release, never freed
+ * through MEM_FREE and not counted as allocated. */
+#define BF_SRV_MEM_GLOBAL (UINT64_C(1) << 32)
+
+/* The device ordinal of an allocation table value. */
+#define BF_SRV_MEM_DEVICE(value) ((int)((value) & 0xffffffffu))
 
 /* Initialises an empty allocation table over drv; vmm_wanted selects the cuda-backend placement. */
 void bf_srv_memory_init(bf_srv_memory_t *mem, const bf_srv_driver_t *drv, bool vmm_wanted);

@@ -93,7 +93,12 @@
     X(KernelGetParamInfo,          PFN_cuKernelGetParamInfo_v12040)          \
     X(KernelGetAttribute,          PFN_cuKernelGetAttribute_v12000)          \
     X(KernelSetAttribute,          PFN_cuKernelSetAttribute_v12000)          \
-    X(LaunchKernel,                PFN_cuLaunchKernel_v4000)
+    X(LaunchKernel,                PFN_cuLaunchKernel_v4000)                 \
+    X(CtxSetLimit,                 PFN_cuCtxSetLimit_v3010)                  \
+    X(CtxGetLimit,                 PFN_cuCtxGetLimit_v3010)                  \
+    X(CtxSetCacheConfig,           PFN_cuCtxSetCacheConfig_v3020)            \
+    X(CtxGetCacheConfig,           PFN_cuCtxGetCacheConfig_v3020)            \
+    X(CtxResetPersistingL2Cache,   PFN_cuCtxResetPersistingL2Cache_v11000)
 
 typedef struct {
     void *library;  /* dlopen handle, kept open for the life of the process */

@@ -54,7 +54,12 @@ CUresult bf_srv_execute(bf_srv_session_t *session, bf_srv_call_t *call)
             atomic_store_explicit(&session->busy_since_ns, now, memory_order_relaxed);
     }
     pthread_mutex_unlock(&session->busy_lock);
+    /* bf-trace: device times of stream-ordered ops, once a client asked (handlers/trace.c). */
+    void *trace_mark = NULL;
+    bool traced = bf_srv_trace_before(session, call, &trace_mark);
     res = handler(session, call);
+    if (traced)
+        bf_srv_trace_after(session, call, trace_mark, res);
     pthread_mutex_lock(&session->busy_lock);
     if (--session->busy_ops == 0)
         atomic_store_explicit(&session->idle_since_ns, bf_srv_now_ns(), memory_order_relaxed);

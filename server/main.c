@@ -17,6 +17,7 @@
 
 #include "bf_config.h"
 #include "bf_log.h"
+#include "output.h"
 #include "session.h"
 
 #define DEFAULT_HELLO_TIMEOUT_MS 5000
@@ -155,6 +156,10 @@ int main(int argc, char **argv)
     bf_log_init("bf-worker", BF_LOG_INFO);
     if (parse_options(argc, argv, &options) != 0)
         return 2;
+    /* Before any thread exists and before the driver is loaded: the driver's stdout and stderr
+     * (device printf, assert messages) go to the client; the log goes to the original stderr. */
+    if (bf_srv_output_capture() != BF_OK)
+        return 1;
 
     /* Replies use MSG_NOSIGNAL, but the stats fd is a pipe whose reader may be gone. */
     signal(SIGPIPE, SIG_IGN);

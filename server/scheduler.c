@@ -435,6 +435,13 @@ void bf_srv_sched_stop(bf_srv_session_t *session)
         }
         s->tail = NULL;
     }
+    /* ... and what waits for a waiter thread (synchronisations behind queued work). */
+    while (sc->waiters != NULL) {
+        bf_srv_op_t *op = sc->waiters;
+        sc->waiters = op->next;
+        op_release(session, op, &grave);
+    }
+    sc->waiters_tail = NULL;
     for (size_t i = 0; i < sc->stream_ids.count; i++)
         ((bf_srv_stream_t *)(uintptr_t)sc->stream_ids.ranges[i].value)->forgotten = true;
     while (sc->streams != NULL) {
@@ -600,7 +607,8 @@ static bool add_device_work(bf_srv_sched_t *sc, bf_srv_op_t *op, int device)
 
 static bool is_connection_op(uint16_t op)
 {
-    return op == BF_OP_HELLO || op == BF_OP_HEARTBEAT || op == BF_OP_GOODBYE;
+    return op == BF_OP_HELLO || op == BF_OP_HEARTBEAT || op == BF_OP_GOODBYE ||
+           op == BF_OP_OUTPUT;
 }
 
 /* Executes op through its handler (no lock held) and answers it, or latches its error. */
@@ -612,7 +620,7 @@ static void run_op(bf_srv_session_t *session, bf_srv_op_t *op)
     /* Posted-mode ops sent without the posted flag are answered: the client then wants the error
      * now rather than at the next synchronising call. HEARTBEAT and GOODBYE are never answered. */
     bool posted = (rq->hdr.flags & BF_FRAME_POSTED) || id == BF_OP_HEARTBEAT ||
-                  id == BF_OP_GOODBYE;
+                  id == BF_OP_GOODBYE || id == BF_OP_OUTPUT;
     bf_srv_call_t call = {
         .op         = id,
         .request_id = rq->hdr.request_id,
@@ -1220,6 +1228,39 @@ static plan_t plan_op(bf_srv_session_t *session, bf_srv_op_t *op, CUresult *res_
         }
         return PLAN_INLINE;
     }
+    case BF_OP_LIBRARY_UNLOAD:
+        /* Launches of the library read before the unload still run (they look their kernel up
+         * when they execute): it waits for the earlier work of every device, on a waiter thread
+         * when there is some. */
+        for (int d = 0; d < sc->device_count; d++) {
+            if (!add_device_work(sc, op, d)) {
+                *res_p = CUDA_ERROR_OUT_OF_MEMORY;
+                return PLAN_DONE;
+            }
+        }
+        if (!add_gates(sc, op, NULL)) {
+            *res_p = CUDA_ERROR_OUT_OF_MEMORY;
+            return PLAN_DONE;
+        }
+        return op->dep_count > 0 ? PLAN_QUEUE : PLAN_INLINE;
+    case BF_OP_CTX_SET_LIMIT:
+    case BF_OP_CTX_SET_CACHE_CONFIG:
+    case BF_OP_CTX_RESET_PERSISTING_L2: {
+        /* Settings of the context apply to the work after them: they wait for the device's
+         * earlier work (on a waiter thread when there is some), as a synchronisation does. */
+        uint32_t device = id == BF_OP_CTX_SET_LIMIT ? r->CTX_SET_LIMIT.device
+                          : id == BF_OP_CTX_SET_CACHE_CONFIG ? r->CTX_SET_CACHE_CONFIG.device
+                                                             : r->CTX_RESET_PERSISTING_L2.device;
+        if (device >= (uint32_t)sc->device_count) {
+            *res_p = CUDA_ERROR_INVALID_DEVICE;
+            return PLAN_DONE;
+        }
+        if (!add_device_work(sc, op, (int)device) || !add_gates(sc, op, NULL)) {
+            *res_p = CUDA_ERROR_OUT_OF_MEMORY;
+            return PLAN_DONE;
+        }
+        return op->dep_count > 0 ? PLAN_QUEUE : PLAN_INLINE;
+    }
     case BF_OP_CTX_RESET:
     case BF_OP_MEM_FREE: {
         int device;
@@ -1232,7 +1273,7 @@ static plan_t plan_op(bf_srv_session_t *session, bf_srv_op_t *op, CUresult *res_
         } else {
             bf_range_t range;
             if (!bf_srv_session_check_span(session, r->MEM_FREE.dptr, 0, &range) ||
-                range.base != r->MEM_FREE.dptr) {
+                range.base != r->MEM_FREE.dptr || (range.value & BF_SRV_MEM_GLOBAL)) {
                 *res_p = CUDA_ERROR_INVALID_VALUE;
                 return PLAN_DONE;
             }

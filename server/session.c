@@ -12,6 +12,7 @@
 
 #include "bf_log.h"
 #include "executor.h"
+#include "output.h"
 #include "validate.h"
 
 atomic_int bf_srv_stop_signal;
@@ -324,6 +325,10 @@ void bf_srv_session_reply(bf_srv_session_t *session, const bf_srv_request_t *rq,
     uint8_t fixed[BF_PROTO_MAX_FIXED];
     int32_t result = (int32_t)res;
 
+    /* What the driver printed while executing this op (or earlier posted ones) reaches the client
+     * before the reply: the program sees device output before the call that flushed it returns. A
+     * failure to send shows again in the reply's own send. */
+    (void)bf_srv_output_flush(session);
     memcpy(rep, &result, sizeof(result));  /* every reply struct begins with its result */
     size_t len = bf_proto_encode(&rq->op->reply, rep, fixed);
     bf_status_t status = bf_srv_session_send(session, rq->hdr.op, BF_FRAME_REPLY,
@@ -409,6 +414,11 @@ static void finish(bf_srv_session_t *session)
             BF_SRV_DRV(&session->drv, DevicePrimaryCtxReset, dev->handle);
         }
     }
+
+    /* The last device output (a reset flushed it, or posted work printed after the last reply); the
+     * client may be gone already, which changes nothing here. */
+    if (session->conn != NULL)
+        (void)bf_srv_output_flush(session);
 
     double seconds = (double)(bf_srv_now_ns() - ((uint64_t)session->started.tv_sec * 1000000000ull +
                                                   (uint64_t)session->started.tv_nsec)) / 1e9;

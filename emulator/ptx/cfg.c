@@ -19,7 +19,7 @@ typedef struct {
 
 static int ends_block(const bf_ptx_insn_t *in)
 {
-    return in->op == BF_PTX_X_BRA || in->op == BF_PTX_X_EXIT || in->op == BF_PTX_X_TRAP;
+    return in->op == BF_PTX_X_BRA || in->op == BF_PTX_X_EXIT || in->op == BF_PTX_X_TRAP || in->op == BF_PTX_X_RET;
 }
 
 static uint32_t intersect(const uint32_t *ipdom, const uint32_t *order, uint32_t a, uint32_t b)
@@ -86,7 +86,7 @@ bf_status_t bf_ptx_cfg_reconverge(bf_ptx_insn_t *code, size_t len, uint32_t *sta
             bl->succ[bl->nsucc++] = in->target < len ? block_of[in->target] : exit_node;
             if (guarded)
                 bl->succ[bl->nsucc++] = next;
-        } else if (in->op == BF_PTX_X_EXIT || in->op == BF_PTX_X_TRAP) {
+        } else if (in->op == BF_PTX_X_EXIT || in->op == BF_PTX_X_TRAP || in->op == BF_PTX_X_RET) {
             bl->succ[bl->nsucc++] = exit_node;
             if (guarded)
                 bl->succ[bl->nsucc++] = next;

@@ -91,6 +91,7 @@ static uint32_t new_slot(bf_ptx_dec_t *D, bf_ptx_slot_cls_t cls, bf_ptx_slot_kin
     memset(s, 0, sizeof(*s));
     s->cls = (uint8_t)cls;
     s->kind = (uint8_t)kind;
+    s->owner = kind == BF_PTX_SV_VAR ? D->owner : 0;
     s->value = value;
     return D->slot_count++;
 }
@@ -177,6 +178,24 @@ int64_t bf_ptx_local_alloc(bf_ptx_dec_t *D, size_t bytes, size_t align)
     size_t offset = align_up(D->local_size, align ? align : 1);
     D->local_size = offset + bytes;
     return (int64_t)offset;
+}
+
+bf_status_t bf_ptx_ool_add(bf_ptx_dec_t *D, size_t func_index)
+{
+    if (!grow((void **)&D->ool, sizeof(*D->ool), &D->ool_cap, D->ool_count + 1))
+        return oom(D);
+    if (D->ool_count >= 0xfffe)
+        return bf_ptx_unsupported(D, "too many recursive functions");
+    D->ool[D->ool_count++] = (bf_ptx_ool_t){.func = func_index, .entry = BF_PTX_NO_PC, .frame_bytes = 0};
+    return BF_OK;
+}
+
+bf_status_t bf_ptx_add_patch(bf_ptx_dec_t *D, uint32_t insn, uint32_t index, uint32_t kind)
+{
+    if (!grow((void **)&D->patches, sizeof(*D->patches), &D->patch_cap, D->patch_count + 1))
+        return oom(D);
+    D->patches[D->patch_count++] = (bf_ptx_patch_t){.insn = insn, .index = index, .kind = kind};
+    return BF_OK;
 }
 
 /* --- emission ------------------------------------------------------------------------------- */
@@ -316,6 +335,7 @@ static bf_status_t resolve_ident(bf_ptx_dec_t *D, const bf_ptx_tok_t *t, bf_ptx_
         case BF_PTX_SYM_LOCAL:
         case BF_PTX_SYM_PARAMVAR:
             o->sym_space = BF_PTX_ADDR_LOCAL;
+            o->sym_base = sym->slot;
             break;
         case BF_PTX_SYM_KPARAM:
             o->sym_space = BF_PTX_ADDR_PARAM;
@@ -449,6 +469,7 @@ static bf_status_t parse_operand(bf_ptx_dec_t *D, size_t *pos, bf_ptx_opd_t *o)
             } else if (b.kind == BF_PTX_OPD_SYM && b.sym_space != BF_PTX_ADDR_FUNC) {
                 o->sym_space = b.sym_space;
                 o->sym_index = b.sym_index;
+                o->sym_base = b.sym_base;
                 o->off = b.off;
             } else {
                 return bf_ptx_fail(D->L, BF_INVALID_ARG, t->line, "unknown name '%.*s'", (int)t->len, t->s);
@@ -625,9 +646,24 @@ uint32_t bf_ptx_src(bf_ptx_dec_t *D, const bf_ptx_opd_t *o, bf_ptx_type_t type)
             return s ? coerce(D, s, BF_PTX_SLOT_R64, want, 0) : 0;
         }
         case BF_PTX_ADDR_FUNC:
+            if (o->sym_index < D->L->func_count && !D->L->funcs[o->sym_index].is_entry)
+                return coerce(D, bf_ptx_const(D, BF_PTX_SLOT_R64, BF_PTX_FUNC_ADDR(o->sym_index)), BF_PTX_SLOT_R64,
+                              want, 0);
             bf_ptx_unsupported(D, "address of function '%.*s'", (int)o->tok->len, o->tok->s);
             return 0;
         default:
+            if (o->sym_base) {
+                /* A variable of an out-of-line function's frame: its frame register plus offset. */
+                uint32_t t = bf_ptx_temp(D, BF_PTX_SLOT_R64);
+                uint32_t k = bf_ptx_const(D, BF_PTX_SLOT_R64, (uint64_t)o->off);
+                bf_ptx_insn_t *in = t && k ? bf_ptx_emit(D, BF_PTX_X_ADD_I64) : NULL;
+                if (!in)
+                    return 0;
+                in->d = t;
+                in->a = o->sym_base;
+                in->b = k;
+                return coerce(D, t, BF_PTX_SLOT_R64, want, 0);
+            }
             return bf_ptx_const(D, want, (uint64_t)o->off);
         }
     case BF_PTX_OPD_LABEL:
@@ -642,10 +678,17 @@ uint32_t bf_ptx_src(bf_ptx_dec_t *D, const bf_ptx_opd_t *o, bf_ptx_type_t type)
 uint32_t bf_ptx_src_norm(bf_ptx_dec_t *D, const bf_ptx_opd_t *o, bf_ptx_type_t type)
 {
     unsigned bits = bf_ptx_type_bits(type);
+    int sg = bf_ptx_type_is_signed(type);
+    if (o->kind == BF_PTX_OPD_IMM && bits < 32 && o->form == BF_PTX_IMM_INT) {
+        /* An immediate takes the operand's type: -21845 as a .u16 is 0xaaab. */
+        uint64_t v = o->ival & ((1ull << bits) - 1);
+        if (sg && (v >> (bits - 1)) & 1)
+            v |= ~0ull << bits;
+        return bf_ptx_const(D, BF_PTX_SLOT_R32, v);
+    }
     uint32_t s = bf_ptx_src(D, o, type);
     if (!s || bits >= 32 || o->kind == BF_PTX_OPD_IMM)
         return s;
-    int sg = bf_ptx_type_is_signed(type);
     return bf_ptx_cvt_ii(D, s, BF_PTX_SLOT_R32, BF_PTX_CVT_II(bits, sg, 32, sg));
 }
 
@@ -803,6 +846,9 @@ static bf_status_t decl_local(bf_ptx_dec_t *D, size_t *pos, bf_ptx_sym_kind_t ki
     bf_ptx_sym_t sym = {0};
     sym.kind = (uint8_t)kind;
     sym.offset = bf_ptx_local_alloc(D, var.elem_size * var.count, var.align);
+    sym.slot = D->fp_slot;
+    if (kind == BF_PTX_SYM_LOCAL)
+        D->local_var_bytes += var.elem_size * var.count;
     return add_sym(D, var.name, &sym);
 }
 
@@ -869,7 +915,7 @@ static bf_status_t expect_semicolon(bf_ptx_dec_t *D, size_t *pos)
 }
 
 /* Reads "( name, name, ... )" of a call into local-memory offsets of .param variables. */
-static bf_status_t call_list(bf_ptx_dec_t *D, size_t *pos, int64_t *offsets, size_t *count_p)
+static bf_status_t call_list(bf_ptx_dec_t *D, size_t *pos, int64_t *offsets, uint32_t *bases, size_t *count_p)
 {
     size_t n = 0;
     (*pos)++; /* '(' */
@@ -881,6 +927,7 @@ static bf_status_t call_list(bf_ptx_dec_t *D, size_t *pos, int64_t *offsets, siz
             return bf_ptx_unsupported(D, "call argument '%.*s' is not a .param variable", (int)t->len, t->s);
         if (n == 32)
             return bf_ptx_unsupported(D, "more than 32 call arguments");
+        bases[n] = D->syms[v].slot;
         offsets[n++] = D->syms[v].offset;
         (*pos)++;
         if (bf_ptx_tok_is(TOK(D, *pos), ','))
@@ -902,9 +949,10 @@ static bf_status_t decode_call(bf_ptx_dec_t *D, size_t *pos, bf_ptx_mods_t *mods
     if (D->guard)
         return bf_ptx_unsupported(D, "predicated call");
     int64_t rets[32], args[32];
+    uint32_t ret_bases[32], arg_bases[32];
     size_t nret = 0, narg = 0;
     if (bf_ptx_tok_is(TOK(D, *pos), '(')) {
-        if (call_list(D, pos, rets, &nret) != BF_OK)
+        if (call_list(D, pos, rets, ret_bases, &nret) != BF_OK)
             return D->L->status;
         if (!bf_ptx_tok_is(TOK(D, *pos), ','))
             return bf_ptx_bad(D, "expected ','");
@@ -912,21 +960,36 @@ static bf_status_t decode_call(bf_ptx_dec_t *D, size_t *pos, bf_ptx_mods_t *mods
     }
     const bf_ptx_tok_t *callee = TOK(D, *pos);
     uint32_t v;
+    bf_ptx_opd_t target;
+    memset(&target, 0, sizeof(target));
     if (callee->kind != BF_PTX_TOK_IDENT)
         return bf_ptx_bad(D, "expected a function name");
-    if (!bf_ptx_map_get(&D->L->syms, callee->s, callee->len, &v) || BF_PTX_MSYM_KIND(v) != BF_PTX_MSYM_FUNC)
-        return bf_ptx_unsupported(D, "indirect call through '%.*s'", (int)callee->len, callee->s);
+    int direct = bf_ptx_map_get(&D->L->syms, callee->s, callee->len, &v) && BF_PTX_MSYM_KIND(v) == BF_PTX_MSYM_FUNC;
+    if (!direct) {
+        /* call (rets), %rd, (args), prototype: through a function pointer. */
+        if (resolve_ident(D, callee, &target) != BF_OK)
+            return D->L->status;
+        if (target.kind != BF_PTX_OPD_REG || target.cls != BF_PTX_SLOT_R64)
+            return bf_ptx_unsupported(D, "call through '%.*s'", (int)callee->len, callee->s);
+    }
     (*pos)++;
     if (bf_ptx_tok_is(TOK(D, *pos), ',') && bf_ptx_tok_is(TOK(D, *pos + 1), '(')) {
         (*pos)++;
-        if (call_list(D, pos, args, &narg) != BF_OK)
+        if (call_list(D, pos, args, arg_bases, &narg) != BF_OK)
             return D->L->status;
     }
-    if (bf_ptx_tok_is(TOK(D, *pos), ','))
-        return bf_ptx_unsupported(D, "call with a prototype");
+    /* The prototype (a .callprototype label) only restates the parameters. */
+    if (bf_ptx_tok_is(TOK(D, *pos), ',') && TOK(D, *pos + 1)->kind == BF_PTX_TOK_IDENT)
+        *pos += 2;
     if (expect_semicolon(D, pos) != BF_OK)
         return D->L->status;
-    return bf_ptx_inline_call(D, BF_PTX_MSYM_INDEX(v), rets, nret, args, narg);
+    if (!direct)
+        return bf_ptx_indirect_call(D, target.slot, rets, ret_bases, nret, args, arg_bases, narg);
+    const bf_ptx_func_t *f = &D->L->funcs[BF_PTX_MSYM_INDEX(v)];
+    int builtin = f->body_begin ? -1 : bf_ptx_builtin_id(f->name->s, f->name->len);
+    if (builtin >= 0)
+        return bf_ptx_builtin_call(D, builtin, rets, ret_bases, nret, args, arg_bases, narg);
+    return bf_ptx_inline_call(D, BF_PTX_MSYM_INDEX(v), rets, ret_bases, nret, args, arg_bases, narg);
 }
 
 static bf_status_t decode_statement(bf_ptx_dec_t *D, size_t *pos)
@@ -1019,7 +1082,7 @@ static bf_status_t decode_body(bf_ptx_dec_t *D, size_t begin, size_t end)
             } else if (is_dir(t, ".shared")) {
                 /* Placed by scan_shared already. */
                 bf_ptx_var_decl_t var;
-                if (D->frame->inlined)
+                if (D->frame->inlined || D->frame->ool)
                     return bf_ptx_fail(D->L, BF_UNSUPPORTED, t->line, "unsupported .shared in a .func");
                 if (bf_ptx_parse_var(D->L, &pos, false, &var) != BF_OK || expect_semicolon(D, &pos) != BF_OK)
                     return D->L->status;
@@ -1040,6 +1103,12 @@ static bf_status_t decode_body(bf_ptx_dec_t *D, size_t begin, size_t end)
             } else {
                 return bf_ptx_fail(D->L, BF_UNSUPPORTED, t->line, "unsupported directive '%.*s'", (int)t->len, t->s);
             }
+        } else if (t->kind == BF_PTX_TOK_IDENT && bf_ptx_tok_is(TOK(D, pos + 1), ':') &&
+                   is_dir(TOK(D, pos + 2), ".callprototype")) {
+            /* "prototype_0 : .callprototype (...) _ (...);": the signature of an indirect call. */
+            while (pos < end && !bf_ptx_tok_is(TOK(D, pos), ';'))
+                pos++;
+            pos++;
         } else if (t->kind == BF_PTX_TOK_IDENT && bf_ptx_tok_is(TOK(D, pos + 1), ':')) {
             if (bf_ptx_map_add(&D->frame->labels, t->s, t->len, (uint32_t)D->len) != BF_OK)
                 return oom(D);
@@ -1073,13 +1142,15 @@ static void frame_fini(bf_ptx_frame_t *F)
     free(F->rets);
 }
 
-bf_status_t bf_ptx_inline_call(bf_ptx_dec_t *D, size_t func_index, const int64_t *ret_offsets, size_t ret_count,
-                               const int64_t *arg_offsets, size_t arg_count)
+bf_status_t bf_ptx_inline_call(bf_ptx_dec_t *D, size_t func_index, const int64_t *ret_offsets,
+                               const uint32_t *ret_bases, size_t ret_count, const int64_t *arg_offsets,
+                               const uint32_t *arg_bases, size_t arg_count)
 {
     const bf_ptx_func_t *f = &D->L->funcs[func_index];
     for (bf_ptx_frame_t *p = D->frame; p; p = p->parent)
         if (p->func == func_index)
-            return bf_ptx_unsupported(D, "recursive call of '%.*s'", (int)f->name->len, f->name->s);
+            return bf_ptx_ool_call(D, func_index, ret_offsets, ret_bases, ret_count, arg_offsets, arg_bases,
+                                   arg_count);
     if (!f->body_begin)
         return bf_ptx_unsupported(D, "call of '%.*s', which has no body in this module", (int)f->name->len,
                                   f->name->s);
@@ -1097,11 +1168,11 @@ bf_status_t bf_ptx_inline_call(bf_ptx_dec_t *D, size_t func_index, const int64_t
     uint32_t mark = D->names.count;
     bf_status_t status = BF_OK;
     for (size_t i = 0; i < arg_count && status == BF_OK; i++) {
-        bf_ptx_sym_t sym = {.kind = BF_PTX_SYM_PARAMVAR, .offset = arg_offsets[i]};
+        bf_ptx_sym_t sym = {.kind = BF_PTX_SYM_PARAMVAR, .offset = arg_offsets[i], .slot = arg_bases[i]};
         status = add_sym(D, f->params[i].name, &sym);
     }
     for (size_t i = 0; i < ret_count && status == BF_OK; i++) {
-        bf_ptx_sym_t sym = {.kind = BF_PTX_SYM_PARAMVAR, .offset = ret_offsets[i]};
+        bf_ptx_sym_t sym = {.kind = BF_PTX_SYM_PARAMVAR, .offset = ret_offsets[i], .slot = ret_bases[i]};
         status = add_sym(D, f->rets[i].name, &sym);
     }
     if (status == BF_OK) {
@@ -1113,6 +1184,69 @@ bf_status_t bf_ptx_inline_call(bf_ptx_dec_t *D, size_t func_index, const int64_t
     }
     bf_ptx_map_truncate(&D->names, mark);
     frame_fini(&F);
+    return status;
+}
+
+/* Decodes the index-th out-of-line function after everything decoded so far: FRAMEADDR into its
+ * frame register, the body (every ret a branch to the end), RET. */
+static bf_status_t decode_ool(bf_ptx_dec_t *D, uint32_t index)
+{
+    size_t fi = D->ool[index].func;
+    const bf_ptx_func_t *f = &D->L->funcs[fi];
+    int64_t poff[32], roff[32];
+    bf_ptx_frame_t F = {0};
+    F.func = fi;
+    F.ool = true;
+    if (bf_ptx_map_init(&F.labels, 16) != BF_OK)
+        return oom(D);
+    const uint16_t owner = D->owner;
+    const uint32_t fp = D->fp_slot;
+    const size_t local = D->local_size, local_vars = D->local_var_bytes;
+    bf_ptx_frame_t *parent = D->frame;
+    uint32_t mark = D->names.count;
+    bf_status_t status = BF_OK;
+    D->owner = (uint16_t)(index + 1);
+    D->guard = 0;
+    D->gneg = 0;
+    D->opcode = NULL;
+    D->line = f->name->line;
+    D->fp_slot = bf_ptx_temp(D, BF_PTX_SLOT_R64);
+    D->local_size = bf_ptx_ool_layout(f, poff, roff);
+    D->local_var_bytes = 0;
+    D->ool[index].entry = (uint32_t)D->len;
+    bf_ptx_insn_t *in = D->fp_slot ? bf_ptx_emit(D, BF_PTX_X_FRAMEADDR) : NULL;
+    if (!in)
+        status = D->L->status;
+    else
+        in->d = D->fp_slot;
+    for (size_t i = 0; i < f->param_count && status == BF_OK; i++) {
+        bf_ptx_sym_t sym = {.kind = BF_PTX_SYM_PARAMVAR, .offset = poff[i], .slot = D->fp_slot};
+        status = add_sym(D, f->params[i].name, &sym);
+    }
+    for (size_t i = 0; i < f->ret_count && status == BF_OK; i++) {
+        bf_ptx_sym_t sym = {.kind = BF_PTX_SYM_PARAMVAR, .offset = roff[i], .slot = D->fp_slot};
+        status = add_sym(D, f->rets[i].name, &sym);
+    }
+    if (status == BF_OK) {
+        D->frame = &F;
+        status = decode_body(D, f->body_begin, f->body_end);
+        D->frame = parent;
+    }
+    if (status == BF_OK) {
+        D->guard = 0;
+        D->gneg = 0;
+        D->line = TOK(D, f->body_end)->line;
+        if (!bf_ptx_emit(D, BF_PTX_X_RET))
+            status = D->L->status;
+    }
+    D->ool[index].frame_bytes = align_up(D->local_size > 0 ? D->local_size : 1, 16);
+    D->ool[index].local_bytes = D->local_var_bytes;
+    D->local_var_bytes = local_vars;
+    bf_ptx_map_truncate(&D->names, mark);
+    frame_fini(&F);
+    D->owner = owner;
+    D->fp_slot = fp;
+    D->local_size = local;
     return status;
 }
 
@@ -1157,17 +1291,26 @@ static bf_status_t lay_out(bf_ptx_dec_t *D)
     bf_ptx_kernel_t *k = D->k;
     size_t cur = 0;
     /* Constant region first (copied in per launch), then the registers; predicates ahead of values in
-     * each, every value slot 64-byte aligned. */
+     * each, every value slot 64-byte aligned. The registers of each out-of-line function follow the
+     * kernel's, each function's in one range that its calls save. */
     for (int is_var = 0; is_var < 2; is_var++) {
-        for (uint8_t cls = BF_PTX_SLOT_PRED; cls <= BF_PTX_SLOT_R64; cls++) {
-            for (uint32_t i = 0; i < D->slot_count; i++) {
-                bf_ptx_slot_t *s = &D->slots[i];
-                if (s->cls != cls || (s->kind == BF_PTX_SV_VAR) != is_var)
-                    continue;
-                s->byte_offset = (uint32_t)cur;
-                cur += slot_bytes(cls);
+        uint32_t owners = is_var ? D->ool_count + 1 : 1;
+        for (uint32_t ow = 0; ow < owners; ow++) {
+            size_t lo = cur;
+            for (uint8_t cls = BF_PTX_SLOT_PRED; cls <= BF_PTX_SLOT_R64; cls++) {
+                for (uint32_t i = 0; i < D->slot_count; i++) {
+                    bf_ptx_slot_t *s = &D->slots[i];
+                    if (s->cls != cls || (s->kind == BF_PTX_SV_VAR) != is_var || (is_var && s->owner != ow))
+                        continue;
+                    s->byte_offset = (uint32_t)cur;
+                    cur += slot_bytes(cls);
+                }
+                cur = align_up(cur, 64);
             }
-            cur = align_up(cur, 64);
+            if (ow > 0 && cur < UINT32_MAX / 2) {
+                k->funcs[ow - 1].save_lo = (uint32_t)lo;
+                k->funcs[ow - 1].save_len = (uint32_t)(cur - lo);
+            }
         }
         if (!is_var)
             k->const_bytes = cur;
@@ -1230,6 +1373,8 @@ static void dec_fini(bf_ptx_dec_t *D)
     free(D->syms);
     free(D->const_hash);
     free(D->shared_offset);
+    free(D->ool);
+    free(D->patches);
     bf_ptx_map_fini(&D->names);
 }
 
@@ -1295,8 +1440,44 @@ bf_status_t bf_ptx_decode_kernel(bf_ptx_loader_t *L, size_t func_index, bf_ptx_k
     D.line = TOK(&D, f->body_end)->line;
     if (!bf_ptx_emit(&D, BF_PTX_X_EXIT))
         goto err_fini;
-
     k->local_bytes = align_up(D.local_size, 16);
+
+    /* Recursive functions, out of line after the kernel (the list grows as their bodies call
+     * others), then the operations that needed their entries and frame sizes. */
+    for (uint32_t i = 0; i < D.ool_count; i++)
+        if (decode_ool(&D, i) != BF_OK)
+            goto err_fini;
+    if (D.ool_count) {
+        k->funcs = calloc(D.ool_count, sizeof(*k->funcs));
+        if (!k->funcs)
+            goto err_oom;
+        k->func_count = D.ool_count;
+        for (uint32_t i = 0; i < D.ool_count; i++) {
+            k->funcs[i].entry = D.ool[i].entry;
+            k->funcs[i].frame_bytes = (uint32_t)D.ool[i].frame_bytes;
+            k->funcs[i].charge = (uint32_t)align_up(D.ool[i].local_bytes, 16);
+            if (D.ool[i].frame_bytes > k->max_frame_bytes)
+                k->max_frame_bytes = D.ool[i].frame_bytes;
+        }
+    }
+    if (D.ool_count) {
+        k->func_map = malloc(L->func_count * sizeof(*k->func_map));
+        if (!k->func_map)
+            goto err_oom;
+        k->func_map_len = L->func_count;
+        for (size_t i = 0; i < L->func_count; i++)
+            k->func_map[i] = UINT32_MAX;
+        for (uint32_t i = 0; i < D.ool_count; i++)
+            k->func_map[D.ool[i].func] = i;
+    }
+    for (uint32_t i = 0; i < D.patch_count; i++) {
+        const bf_ptx_patch_t *p = &D.patches[i];
+        if (p->kind == 0)
+            D.code[p->insn].target = D.ool[p->index].entry;
+        else
+            D.code[p->insn].imm += (int64_t)D.ool[p->index].frame_bytes;
+    }
+
     if (f->reqntid[0] > 0) {
         for (int i = 0; i < 3; i++)
             k->reqntid[i] = f->reqntid[i] > 0 ? (unsigned)f->reqntid[i] : 1;

@@ -25,6 +25,7 @@ typedef enum {
 typedef struct {
     uint8_t cls;
     uint8_t kind;
+    uint16_t owner;   /* VAR: 0 the kernel's, i + 1 the i-th out-of-line function's (saved by its calls) */
     uint64_t value;   /* CONST: the bits; SPECIAL: bf_ptx_special_t; GLOBAL: global index */
     int64_t offset;   /* GLOBAL: added to the address */
     uint32_t byte_offset;
@@ -44,7 +45,8 @@ typedef struct {
     uint8_t kind;
     uint8_t type;         /* bf_ptx_type_t of registers */
     uint8_t cls;          /* slot class of registers */
-    uint32_t slot;        /* REG: slot; REGRANGE: first index in dec->range; count in count */
+    uint32_t slot;        /* REG: slot; REGRANGE: first index in dec->range; count in count;
+                             LOCAL, PARAMVAR: the frame register the offset is relative to (0: none) */
     uint32_t count;
     int64_t offset;       /* SHARED, LOCAL, KPARAM, PARAMVAR */
 } bf_ptx_sym_t;
@@ -85,6 +87,7 @@ typedef struct {
     uint32_t slot;        /* REG: slot; ADDR: base register slot */
     uint32_t pair_slot;
     uint32_t sym_index;   /* SYM GLOBAL: global index; FUNC: func index */
+    uint32_t sym_base;    /* SYM LOCAL (and ADDR of one): frame register the offset is relative to, or 0 */
     uint64_t ival;        /* IMM bits (integers sign-extended to 64) */
     double fval;          /* IMM decimal float */
     int64_t off;          /* SYM: symbol value (offset) or offset added to a global; ADDR: offset */
@@ -112,10 +115,25 @@ typedef struct bf_ptx_frame {
     bf_ptx_map_t labels;    /* label → instruction index */
     bf_ptx_fixup_t *fixups;
     size_t fixup_count, fixup_cap;
-    bf_ptx_fixup_t *rets;   /* ret in an inlined body: branches to its end */
+    bf_ptx_fixup_t *rets;   /* ret in an inlined or out-of-line body: branches to its end */
     size_t ret_count, ret_cap;
     bool inlined;
+    bool ool;               /* an out-of-line (recursive) function's body, ending in RET */
 } bf_ptx_frame_t;
+
+/* A function called recursively: decoded once, after the kernel's body, and run with CALL/RET. */
+typedef struct {
+    size_t func;            /* index in L->funcs */
+    uint32_t entry;         /* index of its first operation (BF_PTX_NO_PC until decoded) */
+    size_t frame_bytes;     /* its frame: parameters, return values, .local and .param variables */
+    size_t local_bytes;     /* of which .local variables */
+} bf_ptx_ool_t;
+
+/* An operation patched when the kernel is complete: CALL targets (kind 0: target = entry of
+ * out-of-line function index) and frame offsets (kind 1: imm += frame bytes of function index). */
+typedef struct {
+    uint32_t insn, index, kind;
+} bf_ptx_patch_t;
 
 /* The parsed modifiers of one instruction. */
 #define BF_PTX_MAX_MODS 12
@@ -151,6 +169,16 @@ typedef struct {
     size_t *shared_offset;  /* per loader shared var: offset in this kernel, SIZE_MAX if unused */
     size_t shared_size, extern_align;
     size_t local_size;
+
+    /* Out-of-line functions (recursion). owner: whose registers new slots are (0: the kernel's);
+     * fp_slot: the frame register of the out-of-line body being decoded (0 at kernel level). */
+    bf_ptx_ool_t *ool;
+    uint32_t ool_count, ool_cap;
+    bf_ptx_patch_t *patches;
+    uint32_t patch_count, patch_cap;
+    uint16_t owner;
+    uint32_t fp_slot;
+    size_t local_var_bytes; /* .local variables declared so far */
 
     /* The statement being decoded. */
     uint32_t line;
@@ -199,7 +227,31 @@ bf_status_t bf_ptx_inline_ret(bf_ptx_dec_t *D, uint32_t insn);
 /* Decodes the body of function func_index inlined at a call site, with its parameters and return
  * values bound to the given local-memory offsets. */
 bf_status_t bf_ptx_inline_call(bf_ptx_dec_t *D, size_t func_index, const int64_t *ret_offsets,
-                               size_t ret_count, const int64_t *arg_offsets, size_t arg_count);
+                               const uint32_t *ret_bases, size_t ret_count, const int64_t *arg_offsets,
+                               const uint32_t *arg_bases, size_t arg_count);
+/* A call of a function already being decoded (recursion): copies the arguments into a new frame,
+ * emits CALL (the function is decoded out of line once, after the kernel), copies return values
+ * back. Offsets are .param variables of the caller (base: their frame register, or 0). */
+bf_status_t bf_ptx_ool_call(bf_ptx_dec_t *D, size_t func_index, const int64_t *ret_offsets,
+                            const uint32_t *ret_bases, size_t ret_count, const int64_t *arg_offsets,
+                            const uint32_t *arg_bases, size_t arg_count);
+/* Out-of-line functions (decode.c): registers func_index to be decoded after the kernel; records
+ * an operation to patch when the kernel is complete (bf_ptx_patch_t). */
+bf_status_t bf_ptx_ool_add(bf_ptx_dec_t *D, size_t func_index);
+bf_status_t bf_ptx_add_patch(bf_ptx_dec_t *D, uint32_t insn, uint32_t index, uint32_t kind);
+/* The frame layout of an out-of-line function (call.c): offsets of its parameters and return
+ * values; returns the bytes they take. */
+size_t bf_ptx_ool_layout(const bf_ptx_func_t *f, int64_t *param_offsets, int64_t *ret_offsets);
+/* call (rets), %rd, (args), prototype: every function of the module whose parameters and return
+ * values have the call's layout is decoded out of line, and CALLI calls the one %rd names. */
+bf_status_t bf_ptx_indirect_call(bf_ptx_dec_t *D, uint32_t target_slot, const int64_t *ret_offsets,
+                                 const uint32_t *ret_bases, size_t ret_count, const int64_t *arg_offsets,
+                                 const uint32_t *arg_bases, size_t arg_count);
+/* Calls of vprintf, malloc, free and __assertfail (declared .extern without a body): BUILTIN. */
+int bf_ptx_builtin_id(const char *name, size_t len);
+bf_status_t bf_ptx_builtin_call(bf_ptx_dec_t *D, int id, const int64_t *ret_offsets, const uint32_t *ret_bases,
+                                size_t ret_count, const int64_t *arg_offsets, const uint32_t *arg_bases,
+                                size_t arg_count);
 /* Allocates bytes of the thread's local memory (align a power of two). */
 int64_t bf_ptx_local_alloc(bf_ptx_dec_t *D, size_t bytes, size_t align);
 

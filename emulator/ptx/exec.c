@@ -358,24 +358,6 @@ static inline uint32_t f32_to_f16(uint32_t x)
     return sign | h;
 }
 
-static inline uint32_t f16_to_f32(uint32_t h)
-{
-    uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu;
-    if (exp == 0x1f)
-        return sign | 0x7f800000u | (mant << 13);
-    if (exp == 0) {
-        if (!mant)
-            return sign;
-        int e = -1;
-        do {
-            mant <<= 1;
-            e++;
-        } while (!(mant & 0x400u));
-        return sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-    return sign | ((exp + 127 - 15) << 23) | (mant << 13);
-}
-
 /* f64 to IEEE half, round to nearest even (f16 arithmetic is computed exactly in double). */
 static inline uint32_t f64_to_f16(double d)
 {
@@ -481,6 +463,8 @@ static inline int zero_sign_down(double x, double y, int rnd)
  */
 static float fdir_f32(float a, float b, float c, int op, int rnd)
 {
+    if (op >= BF_PTX_FDIR_DIV)
+        return bf_ptx_fdir_fenv_f32(a, b, c, op, rnd);
     double x = a, y = op == BF_PTX_FDIR_SUB ? -(double)b : (double)b, s, err = 0;
     if (op == BF_PTX_FDIR_MUL) {
         s = x * y;
@@ -508,8 +492,10 @@ static float fdir_f32(float a, float b, float c, int op, int rnd)
 }
 
 /* f64 add, sub, mul with .rz/.rm/.rp: two-sum, or fma for the product's error. */
-static double fdir_f64(double a, double b, int op, int rnd)
+static double fdir_f64(double a, double b, double c, int op, int rnd)
 {
+    if (op >= BF_PTX_FDIR_FMA)
+        return bf_ptx_fdir_fenv_f64(a, b, c, op, rnd);
     double y = op == BF_PTX_FDIR_SUB ? -b : b, s, err;
     if (op == BF_PTX_FDIR_MUL) {
         s = a * y;
@@ -589,12 +575,9 @@ static const char *op_text(const bf_ptx_insn_t *in)
 __attribute__((noinline, cold)) static int mem_fault(bf_ptx_exec_t *x, const bf_ptx_insn_t *in, uint64_t addr,
                                                      unsigned bytes, int space, const char *why)
 {
-    x->fault.address = addr;
-    x->fault.ptx_line = (int)in->line;
-    x->fault.kernel = x->k->name;
-    snprintf(x->fault.message, sizeof(x->fault.message), "%s %s of %u bytes at %s address 0x%llx", why, op_text(in),
-             bytes, space_text(space), (unsigned long long)addr);
-    return -1;
+    return bf_ptx_exec_fault(x, in, why[0] == 'm' ? BF_PTX_FAULT_MISALIGNED : BF_PTX_FAULT_ADDRESS, addr,
+                             "%s %s of %u bytes at %s address 0x%llx", why, op_text(in), bytes, space_text(space),
+                             (unsigned long long)addr);
 }
 
 /* Slow path of a global access: a region-cache miss (or a fault). */
@@ -924,6 +907,14 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
 
     for (;;) {
         if (__builtin_expect(pc == rpc || act == 0, 0)) {
+            if (w->sp == w->call_floor) {
+                /* The callee's lanes all returned (or exited): back to the caller. */
+                pc = bf_ptx_exec_return(x, w);
+                top = &w->stack[w->sp];
+                rpc = top->rpc;
+                act = top->mask & ~w->exited;
+                continue;
+            }
             if (w->sp == 0) {
                 /* The bottom entry never reconverges: its lanes have all exited. */
                 w->exited = FULL;
@@ -1303,7 +1294,7 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
             break;
         }
         case BF_PTX_X_FDIR_F32: TER(float, float, float, float, fdir_f32(a[i], b[i], c[i], in->sub, in->rnd));
-        case BF_PTX_X_FDIR_F64: BIN(double, double, double, fdir_f64(a[i], b[i], in->sub, in->rnd));
+        case BF_PTX_X_FDIR_F64: TER(double, double, double, double, fdir_f64(a[i], b[i], c[i], in->sub, in->rnd));
         case BF_PTX_X_BFIND_U32: UN(uint32_t, uint32_t, bfind32(a[i], 0, in->flags));
         case BF_PTX_X_BFIND_S32: UN(uint32_t, uint32_t, bfind32(a[i], 1, in->flags));
         case BF_PTX_X_BFIND_U64: UN(uint32_t, uint64_t, bfind64(a[i], 0, in->flags));
@@ -1380,15 +1371,22 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
             break;
         }
         case BF_PTX_X_VOTE: {
+            /* Over the active lanes of each lane's member mask (b). */
+            const uint32_t *mk = P32(in->b);
             uint32_t pv = (PW(in->a) ^ ((in->flags & BF_PTX_SF_NEGC) ? FULL : 0)) & m;
             if (in->sub == BF_PTX_VOTE_BALLOT) {
                 uint32_t t[W];
                 for (int i = 0; i < W; i++)
-                    t[i] = pv;
+                    t[i] = pv & mk[i];
                 STORE(uint32_t, in->d, t);
             } else {
-                int r = in->sub == BF_PTX_VOTE_ALL ? pv == m : in->sub == BF_PTX_VOTE_ANY ? pv != 0 : (pv == 0 || pv == m);
-                PSTORE(in->d, r ? FULL : 0);
+                uint32_t r = 0;
+                for (int i = 0; i < W; i++) {
+                    uint32_t set = m & mk[i], p = pv & mk[i];
+                    int v = in->sub == BF_PTX_VOTE_ALL ? p == set : in->sub == BF_PTX_VOTE_ANY ? p != 0 : (p == 0 || p == set);
+                    r |= (uint32_t)v << i;
+                }
+                PSTORE(in->d, r);
             }
             break;
         }
@@ -1427,7 +1425,7 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
                 goto out;
             }
             const uint32_t r = in->rpc;
-            if (w->sp > 0 && w->stack[w->sp].rpc == r)
+            if (w->sp > 0 && w->stack[w->sp].rpc == r && w->sp != w->call_floor)
                 w->sp--;
             else
                 w->stack[w->sp].pc = r;
@@ -1451,12 +1449,47 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
             w->pc = pc + 1;
             return BF_PTX_WARP_BARRIER;
         case BF_PTX_X_TRAP:
-            x->fault.address = 0;
-            x->fault.ptx_line = (int)in->line;
-            x->fault.kernel = x->k->name;
-            snprintf(x->fault.message, sizeof(x->fault.message), "trap instruction");
+            bf_ptx_exec_fault(x, in, BF_PTX_FAULT_TRAP, 0, "trap instruction");
             result = BF_PTX_WARP_FAULT;
             goto out;
+
+        /* Rare operations: their work is in exec_ext.c. */
+        case BF_PTX_X_BUILTIN:
+            if (bf_ptx_exec_builtin(x, w, in, m)) {
+                result = BF_PTX_WARP_FAULT;
+                goto out;
+            }
+            break;
+        case BF_PTX_X_EXT:
+            if (bf_ptx_exec_ext(x, w, in, m, act)) {
+                result = BF_PTX_WARP_FAULT;
+                goto out;
+            }
+            break;
+        case BF_PTX_X_FRAMEADDR: {
+            uint64_t t[W];
+            for (int i = 0; i < W; i++)
+                t[i] = w->fp;
+            STORE(uint64_t, in->d, t);
+            break;
+        }
+        case BF_PTX_X_CALL:
+        case BF_PTX_X_CALLI: {
+            int r = in->op == BF_PTX_X_CALL ? bf_ptx_exec_call(x, w, in, pc, act) : bf_ptx_exec_calli(x, w, in, pc, act);
+            if (r) {
+                result = r == -1 ? BF_PTX_WARP_FAULT : -1;
+                goto out;
+            }
+            top = &w->stack[w->sp];
+            pc = top->pc;
+            rpc = top->rpc;
+            act = top->mask & ~w->exited;
+            continue;
+        }
+        case BF_PTX_X_RET:
+            /* These lanes are done with the call: the pop above returns once all are. */
+            act = 0;
+            continue;
         default:
             x->fault.address = 0;
             x->fault.ptx_line = (int)in->line;

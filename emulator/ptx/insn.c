@@ -152,6 +152,8 @@ static const struct {
     {"vote", bf_ptx_insn_vote},   {"activemask", bf_ptx_insn_activemask},
     {"addc", bf_ptx_insn_addc},   {"subc", bf_ptx_insn_subc},     {"madc", bf_ptx_insn_madc},
     {"bfind", bf_ptx_insn_bfind}, {"shf", bf_ptx_insn_shf},       {"sad", bf_ptx_insn_sad},
+    {"match", bf_ptx_insn_match}, {"redux", bf_ptx_insn_redux},   {"slct", bf_ptx_insn_slct},
+    {"set", bf_ptx_insn_set},
     /* No effect in an interpreter: hints and timing. */
     {"prefetch", bf_ptx_insn_nothing}, {"prefetchu", bf_ptx_insn_nothing},
     {"nanosleep", bf_ptx_insn_nothing}, {"pmevent", bf_ptx_insn_nothing},

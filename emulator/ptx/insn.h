@@ -71,6 +71,10 @@ BF_PTX_INSN_DECL(bra) BF_PTX_INSN_DECL(ret) BF_PTX_INSN_DECL(exit) BF_PTX_INSN_D
 BF_PTX_INSN_DECL(bar) BF_PTX_INSN_DECL(barrier) BF_PTX_INSN_DECL(membar) BF_PTX_INSN_DECL(fence)
 BF_PTX_INSN_DECL(shfl) BF_PTX_INSN_DECL(vote) BF_PTX_INSN_DECL(activemask)
 BF_PTX_INSN_DECL(nothing)
+/* insn_ext.c */
+BF_PTX_INSN_DECL(match) BF_PTX_INSN_DECL(redux) BF_PTX_INSN_DECL(slct) BF_PTX_INSN_DECL(set)
+/* bar.red (called by bar's decoder) */
+bf_status_t bf_ptx_barrier_red(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n);
 #undef BF_PTX_INSN_DECL
 
 #endif

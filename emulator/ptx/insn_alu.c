@@ -48,15 +48,6 @@ static uint32_t ftz_src(bf_ptx_dec_t *D, uint32_t s)
     return t;
 }
 
-/* Floating-point rounding of arithmetic: round-to-nearest only. */
-static bf_status_t float_rounding(bf_ptx_dec_t *D, bf_ptx_mods_t *m)
-{
-    bf_ptx_take(m, BF_PTX_M_rn);
-    if (bf_ptx_take(m, BF_PTX_M_rz) || bf_ptx_take(m, BF_PTX_M_rm) || bf_ptx_take(m, BF_PTX_M_rp))
-        return bf_ptx_unsupported(D, "directed rounding of arithmetic");
-    return BF_OK;
-}
-
 /* The directed rounding of add, sub, mul and fma (.rz .rm .rp), or -1 for round-to-nearest. */
 static int directed_rounding(bf_ptx_mods_t *m)
 {
@@ -95,7 +86,7 @@ static bf_status_t half_op(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, i
 static bf_status_t directed_op(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int nsrc, bf_ptx_type_t t,
                                bf_ptx_fdir_t op, int rnd)
 {
-    if (t != BF_PTX_T_F32 && (t != BF_PTX_T_F64 || op == BF_PTX_FDIR_FMA))
+    if (t != BF_PTX_T_F32 && t != BF_PTX_T_F64)
         return bf_ptx_unsupported(D, "directed rounding on .%s", bf_ptx_type_name(t));
     int ftz = bf_ptx_take(m, BF_PTX_M_ftz);
     int sat = bf_ptx_take(m, BF_PTX_M_sat);
@@ -442,8 +433,9 @@ bf_status_t bf_ptx_insn_div(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
         /* .approx and .full are computed exactly (within their documented error bounds). */
         if (!bf_ptx_take(m, BF_PTX_M_approx))
             bf_ptx_take(m, BF_PTX_M_full);
-        if (float_rounding(D, m) != BF_OK)
-            return D->L->status;
+        int rnd = directed_rounding(m);
+        if (rnd >= 0) /* __fdiv_rz, __ddiv_ru, ... */
+            return directed_op(D, m, o, 2, t, BF_PTX_FDIR_DIV, rnd);
         return float_op(D, m, o, 2, t, BF_PTX_X_DIV_F32, BF_PTX_X_DIV_F64);
     }
     if (!bf_ptx_is_int(t) || bf_ptx_type_bits(t) == 8)
@@ -678,6 +670,20 @@ bf_status_t bf_ptx_insn_prmt(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o,
         return D->L->status;
     if (t != BF_PTX_T_B32)
         return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+    static const int modes[] = {BF_PTX_M_f4e, BF_PTX_M_b4e, BF_PTX_M_rc8, BF_PTX_M_ecl, BF_PTX_M_ecr, BF_PTX_M_rc16};
+    for (int k = 0; k < 6; k++) {
+        if (!bf_ptx_take(m, modes[k]))
+            continue;
+        /* A mode: in the EXT family, so the default mode keeps its own operation. */
+        uint32_t a = bf_ptx_src(D, &o[1], t), b = bf_ptx_src(D, &o[2], t), c = bf_ptx_src(D, &o[3], t);
+        uint32_t d = bf_ptx_dst(D, &o[0], t);
+        bf_ptx_insn_t *in = op3(D, BF_PTX_X_EXT, d, a, b, c);
+        if (in) {
+            in->sub = BF_PTX_EXT_PRMT;
+            in->n = (uint8_t)k;
+        }
+        return D->L->status;
+    }
     return int_op(D, o, 3, t, BF_PTX_X_PRMT, BF_PTX_X_NOP, 0);
 }
 
@@ -731,6 +737,22 @@ bf_status_t bf_ptx_insn_setp(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o,
         return D->L->status;
     if (cmp < 0)
         return bf_ptx_bad(D, "no comparison");
+    if (t == BF_PTX_T_F16 || t == BF_PTX_T_F16X2) {
+        /* f16 comparisons (EXT): f16x2 writes p|q, the low and the high halves. */
+        int x2 = t == BF_PTX_T_F16X2;
+        if (bop || cmp_table[cmp].unsigned_only || o[0].has_pair != x2 || o[0].neg)
+            return bf_ptx_unsupported(D, "%s", "");
+        uint32_t a = bf_ptx_src(D, &o[1], t), b = bf_ptx_src(D, &o[2], t);
+        uint32_t d = bf_ptx_dst_pred(D, &o[0]);
+        bf_ptx_insn_t *in = op3(D, BF_PTX_X_EXT, d, a, b, a);
+        if (in) {
+            in->sub = BF_PTX_EXT_HSETP;
+            in->n = (uint8_t)cmp_table[cmp].cmp;
+            in->flags = (uint8_t)(x2 | (ftz ? 2 : 0));
+            in->e = x2 ? o[0].pair_slot : 0;
+        }
+        return D->L->status;
+    }
     int is_float = t == BF_PTX_T_F32 || t == BF_PTX_T_F64;
     if ((!is_float && !bf_ptx_is_int(t)) || bf_ptx_type_bits(t) == 8 || (ftz && t != BF_PTX_T_F32) ||
         (cmp_table[cmp].float_only && !is_float) || (cmp_table[cmp].unsigned_only && is_float))
@@ -879,6 +901,38 @@ bf_status_t bf_ptx_insn_cvt(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
     int dflt = dt == BF_PTX_T_F32 || dt == BF_PTX_T_F64, sflt = st == BF_PTX_T_F32 || st == BF_PTX_T_F64;
     unsigned dbits = bf_ptx_type_bits(dt), sbits = bf_ptx_type_bits(st);
 
+    /* To f16 from f64, integers, or f32 with directed rounding: one rounding (EXT CVTH). */
+    if (dt == BF_PTX_T_F16 && (sflt || sint) && rnd >= 0 && irnd < 0 && !sat && !ftz &&
+        !(st == BF_PTX_T_F32 && rnd == BF_PTX_RND_N)) {
+        uint32_t a = sint ? bf_ptx_src_norm(D, &o[1], st) : bf_ptx_src(D, &o[1], st);
+        if (sint && bf_ptx_type_bits(st) < 64 && !FAILED(D) && bf_ptx_slot_cls(D, a) == BF_PTX_SLOT_R64)
+            a = bf_ptx_cvt_ii(D, a, BF_PTX_SLOT_R32, BF_PTX_CVT_II(64, 0, 32, 0));
+        uint32_t d = bf_ptx_dst(D, &o[0], dt);
+        bf_ptx_insn_t *in = op3(D, BF_PTX_X_EXT, d, a, a, a);
+        if (in) {
+            in->sub = BF_PTX_EXT_CVTH;
+            in->kind = (uint8_t)(sint ? int_kind(st) : st == BF_PTX_T_F32 ? BF_PTX_K_F32 : BF_PTX_K_F64);
+            in->rnd = (uint8_t)rnd;
+        }
+        return D->L->status;
+    }
+    /* From f16 to f64 or an integer: through f32, which holds every f16 exactly. */
+    if (st == BF_PTX_T_F16 && (dt == BF_PTX_T_F64 || dint) && !ftz) {
+        uint32_t h = bf_ptx_src(D, &o[1], st);
+        uint32_t f = bf_ptx_temp(D, BF_PTX_SLOT_R32);
+        if (!op3(D, BF_PTX_X_CVT_F32_F16, f, h, 0, 0))
+            return D->L->status;
+        memset(&o[1], 0, sizeof(o[1]));
+        o[1].kind = BF_PTX_OPD_REG;
+        o[1].cls = BF_PTX_SLOT_R32;
+        o[1].slot = f;
+        o[1].sym_space = 0xff;
+        o[1].tok = D->opcode;
+        st = BF_PTX_T_F32;
+        sflt = 1;
+        sbits = 32;
+    }
+
     if (dint && sint) {
         if (rnd >= 0 || irnd >= 0 || ftz)
             return bf_ptx_unsupported(D, "rounding of an integer conversion");
@@ -985,9 +1039,17 @@ static bf_status_t float_unary(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *
 {
     int approx = bf_ptx_take(m, BF_PTX_M_approx);
     int rn = bf_ptx_take(m, BF_PTX_M_rn);
-    if (bf_ptx_take(m, BF_PTX_M_rz) || bf_ptx_take(m, BF_PTX_M_rm) || bf_ptx_take(m, BF_PTX_M_rp))
-        return bf_ptx_unsupported(D, "directed rounding");
+    int rnd = bf_ptx_take(m, BF_PTX_M_rz) ? BF_PTX_RND_Z : bf_ptx_take(m, BF_PTX_M_rm) ? BF_PTX_RND_M
+              : bf_ptx_take(m, BF_PTX_M_rp) ? BF_PTX_RND_P : -1;
     bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (rnd >= 0) {
+        /* sqrt and rcp with .rz .rm .rp (__fsqrt_rd, __frcp_ru, __dsqrt_rz, ...) */
+        if (FAILED(D) || bf_ptx_nopd(D, n, 2, 2) != BF_OK)
+            return D->L->status;
+        if (approx || rn || (op32 != BF_PTX_X_SQRT_F32 && op32 != BF_PTX_X_RCP_F32))
+            return bf_ptx_unsupported(D, "directed rounding");
+        return directed_op(D, m, o, 1, t, op32 == BF_PTX_X_SQRT_F32 ? BF_PTX_FDIR_SQRT : BF_PTX_FDIR_RCP, rnd);
+    }
     if (FAILED(D) || bf_ptx_nopd(D, n, 2, 2) != BF_OK)
         return D->L->status;
     if ((rn && !allow_rn) || (approx && !allow_approx) || (!rn && !approx) ||

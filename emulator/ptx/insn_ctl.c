@@ -32,7 +32,7 @@ bf_status_t bf_ptx_insn_ret(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
     bf_ptx_take(m, BF_PTX_M_uni);
     if (bf_ptx_nopd(D, n, 0, 0) != BF_OK)
         return D->L->status;
-    if (!D->frame->inlined)
+    if (!D->frame->inlined && !D->frame->ool)
         return bf_ptx_emit(D, BF_PTX_X_EXIT) ? BF_OK : D->L->status;
     if (!bf_ptx_emit(D, BF_PTX_X_BRA))
         return D->L->status;
@@ -82,8 +82,20 @@ bf_status_t bf_ptx_insn_bar(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
         bf_ptx_take(m, BF_PTX_M_sync);
         return bf_ptx_nopd(D, n, 1, 1);
     }
+    if (bf_ptx_take(m, BF_PTX_M_red))
+        return bf_ptx_barrier_red(D, m, o, n);
     bf_ptx_take(m, BF_PTX_M_cta);
     bf_ptx_take(m, BF_PTX_M_aligned);
+    if (bf_ptx_take(m, BF_PTX_M_arrive)) {
+        /* bar.arrive a{, b}: signals without waiting. Warps here wait at barriers for every warp
+         * still running, so an arrival has nothing to do (docs/ptx-engine.md, Limits). */
+        if (bf_ptx_nopd(D, n, 1, 2) != BF_OK)
+            return D->L->status;
+        (void)bf_ptx_src(D, &o[0], BF_PTX_T_U32);
+        if (n > 1)
+            (void)bf_ptx_src(D, &o[1], BF_PTX_T_U32);
+        return D->L->status;
+    }
     if (!bf_ptx_take(m, BF_PTX_M_sync))
         return bf_ptx_unsupported(D, "%s", "");
     return barrier_sync(D, o, n);
@@ -168,8 +180,9 @@ bf_status_t bf_ptx_insn_vote(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o,
         (mode != BF_PTX_VOTE_BALLOT && t != BF_PTX_T_PRED))
         return bf_ptx_unsupported(D, "%s", "");
     uint32_t a = bf_ptx_src_pred(D, &o[1]);
-    if (sync)
-        (void)bf_ptx_src(D, &o[2], BF_PTX_T_U32);
+    /* Only the lanes of the member mask take part ("a thread not specified in membermask will
+     * contribute a 0"); each lane's own mask counts for it. */
+    uint32_t mask = sync ? bf_ptx_src(D, &o[2], BF_PTX_T_U32) : bf_ptx_const(D, BF_PTX_SLOT_R32, 0xffffffffu);
     uint32_t d = mode == BF_PTX_VOTE_BALLOT ? bf_ptx_dst(D, &o[0], t) : bf_ptx_dst_pred(D, &o[0]);
     if (FAILED(D))
         return D->L->status;
@@ -179,6 +192,7 @@ bf_status_t bf_ptx_insn_vote(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o,
     in->sub = (uint8_t)mode;
     in->d = d;
     in->a = a;
+    in->b = mask;
     if (o[1].neg)
         in->flags |= BF_PTX_SF_NEGC;
     return BF_OK;

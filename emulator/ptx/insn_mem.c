@@ -66,6 +66,8 @@ static bf_status_t address(bf_ptx_dec_t *D, const bf_ptx_opd_t *o, int *space, b
         break;
     case BF_PTX_ADDR_LOCAL:
         want = BF_PTX_SP_LOCAL;
+        if (o->sym_base)
+            in->a = o->sym_base; /* a variable of an out-of-line function's frame */
         /* st.param/ld.param on a call's parameter: local memory here. */
         if (*space == BF_PTX_SP_PARAM)
             *space = BF_PTX_SP_LOCAL;

@@ -17,6 +17,11 @@
 #include "exec.h"
 
 #define MAX_SHARED_BYTES (228u * 1024u) /* the largest any NVIDIA target allows a block */
+#define DEFAULT_STACK_BYTES 1024u       /* CU_LIMIT_STACK_SIZE's default */
+/* Local memory per thread for the frames of recursive calls: 16 times the stack limit (frames
+ * here also hold the parameters a GPU passes in registers), at most 256 KiB. */
+#define STACK_FRAMES_FACTOR 16u
+#define MAX_STACK_FRAMES_BYTES (256u * 1024u)
 
 typedef struct {
     const bf_ptx_kernel_t *k;
@@ -25,6 +30,8 @@ typedef struct {
     uint64_t block_count;
     unsigned threads_per_block, warps_per_block;
     size_t shared_bytes;
+    size_t local_stride;          /* per thread: static local bytes, then the call stack */
+    size_t stack_limit;           /* CU_LIMIT_STACK_SIZE */
     int counting;
     uint64_t next_block;          /* atomic */
     int stop;                     /* atomic: a fault happened */
@@ -103,7 +110,7 @@ static bf_status_t worker_init(worker_t *wk, grid_t *g)
     const bf_ptx_kernel_t *k = g->k;
     memset(wk, 0, sizeof(*wk));
     wk->g = g;
-    size_t regs = align64(k->regfile_bytes), local = align64(k->local_bytes * BF_PTX_WARP);
+    size_t regs = align64(k->regfile_bytes), local = align64(g->local_stride * BF_PTX_WARP);
     size_t cache = align64((k->cache_count ? k->cache_count : 1) * sizeof(bf_ptx_region_cache_t));
     size_t total = g->warps_per_block * (regs + local) + cache + align64(g->shared_bytes ? g->shared_bytes : 1);
     wk->mem = aligned_alloc(64, total);
@@ -134,14 +141,22 @@ static bf_status_t worker_init(worker_t *wk, grid_t *g)
     wk->x.memory = g->launch->memory;
     wk->x.params = g->launch->params;
     wk->x.params_size = g->launch->params_size;
-    wk->x.local_bytes = k->local_bytes;
+    wk->x.local_bytes = g->local_stride;
     wk->x.counting = g->counting;
+    wk->x.services = g->launch->services;
+    memcpy(wk->x.block, g->launch->block, sizeof(wk->x.block));
+    wk->x.stack_base = k->local_bytes;
+    wk->x.stack_bytes = g->local_stride - k->local_bytes;
+    wk->x.stack_limit = g->stack_limit;
     return BF_OK;
 
 err_free:
     if (wk->warps)
-        for (unsigned i = 0; i < g->warps_per_block; i++)
+        for (unsigned i = 0; i < g->warps_per_block; i++) {
             free(wk->warps[i].stack);
+            free(wk->warps[i].calls);
+            free(wk->warps[i].save);
+        }
     free(wk->warps);
     free(wk->mem);
     wk->warps = NULL;
@@ -152,8 +167,11 @@ err_free:
 static void worker_fini(worker_t *wk)
 {
     if (wk->warps)
-        for (unsigned i = 0; i < wk->g->warps_per_block; i++)
+        for (unsigned i = 0; i < wk->g->warps_per_block; i++) {
             free(wk->warps[i].stack);
+            free(wk->warps[i].calls);
+            free(wk->warps[i].save);
+        }
     free(wk->warps);
     free(wk->mem);
 }
@@ -166,6 +184,10 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
     const unsigned *grid = g->launch->grid;
     uint32_t ctaid[3] = {(uint32_t)(b % grid[0]), (uint32_t)(b / grid[0] % grid[1]),
                          (uint32_t)(b / ((uint64_t)grid[0] * grid[1]))};
+    memcpy(wk->x.ctaid, ctaid, sizeof(ctaid));
+    wk->x.red_popc = 0;
+    wk->x.red_and = 1;
+    wk->x.red_or = 0;
     for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
         bf_ptx_warp_t *w = &wk->warps[wi];
         w->exited = w->absent;
@@ -176,6 +198,11 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
         w->stack[0] = (bf_ptx_stack_entry_t){0, BF_PTX_NO_PC, BF_PTX_FULL_MASK};
         w->pc = 0;
         w->state = BF_PTX_WARP_RUNNING;
+        w->fp = (uint32_t)k->local_bytes;
+        w->stack_used = 0;
+        w->call_floor = UINT32_MAX;
+        w->ncalls = 0;
+        w->save_len = 0;
     }
     unsigned live = g->warps_per_block;
     while (live) {
@@ -185,6 +212,8 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
                 continue;
             int r = bf_ptx_warp_run(&wk->x, w);
             if (r == BF_PTX_WARP_FAULT) {
+                if (wk->x.fault.kind == BF_PTX_FAULT_ASSERT)
+                    bf_log_debug("ptx launch of %s: %s", k->name, wk->x.fault.message);
                 grid_fail(g, BF_BAD_ADDRESS, &wk->x.fault);
                 return BF_BAD_ADDRESS;
             }
@@ -196,9 +225,16 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
             if (r == BF_PTX_WARP_DONE)
                 live--;
         }
-        /* Every warp still running now waits at a barrier: release them. */
+        /* Every warp still running now waits at a barrier: release them, with what bar.red
+         * gathered. */
         if (__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE))
             return BF_OK;
+        wk->x.res_popc = wk->x.red_popc;
+        wk->x.res_and = wk->x.red_and;
+        wk->x.res_or = wk->x.red_or;
+        wk->x.red_popc = 0;
+        wk->x.red_and = 1;
+        wk->x.red_or = 0;
     }
     return BF_OK;
 }
@@ -308,6 +344,15 @@ bf_status_t bf_ptx_launch_counted(const bf_ptx_kernel_t *kernel, const bf_ptx_la
     g.launch = launch;
     g.warps_per_block = (g.threads_per_block + BF_PTX_WARP - 1) / BF_PTX_WARP;
     g.counting = lane_insns_p != NULL;
+    g.local_stride = kernel->local_bytes;
+    g.stack_limit = launch->stack_bytes ? launch->stack_bytes : DEFAULT_STACK_BYTES;
+    if (kernel->func_count) {
+        size_t frames = g.stack_limit < MAX_STACK_FRAMES_BYTES / STACK_FRAMES_FACTOR
+                            ? g.stack_limit * STACK_FRAMES_FACTOR : MAX_STACK_FRAMES_BYTES;
+        if (frames < 2 * kernel->max_frame_bytes)
+            frames = 2 * kernel->max_frame_bytes;
+        g.local_stride = (g.local_stride + frames + 15) & ~(size_t)15;
+    }
     uint8_t *image = launch_image(kernel, launch, g.shared_bytes, g.warps_per_block);
     if (!image)
         return BF_NO_MEMORY;

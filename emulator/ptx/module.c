@@ -15,6 +15,8 @@ void bf_ptx_kernel_free(bf_ptx_kernel_t *kernel)
     free(kernel->code);
     free(kernel->const_image);
     free(kernel->global_refs);
+    free(kernel->funcs);
+    free(kernel->func_map);
     free(kernel);
 }
 
@@ -88,6 +90,8 @@ void bf_ptx_kernel_attrs(const bf_ptx_kernel_t *kernel, bf_ptx_kernel_attrs_t *a
     attrs_p->max_threads_per_block = kernel->max_threads;
     attrs_p->num_regs = kernel->num_regs;
     attrs_p->ptx_version = kernel->module ? kernel->module->ptx_version : 0;
+    attrs_p->uses_printf = (kernel->builtins >> BF_PTX_BI_VPRINTF) & 1;
+    attrs_p->uses_malloc = (kernel->builtins & (1u << BF_PTX_BI_MALLOC | 1u << BF_PTX_BI_FREE)) != 0;
 }
 
 size_t bf_ptx_kernel_op_count(const bf_ptx_kernel_t *kernel)

@@ -92,8 +92,13 @@ static bf_status_t init_element(bf_ptx_loader_t *L, const bf_ptx_tok_t *t, int n
     } else if (t->kind == BF_PTX_TOK_FLOAT && t->fform != BF_PTX_FLT_DECIMAL) {
         v = t->ival; /* a bit pattern given for an integer-typed element */
     } else if (t->kind == BF_PTX_TOK_IDENT) {
-        return bf_ptx_fail(L, BF_UNSUPPORTED, t->line,
-                           "unsupported initializer: address of '%.*s'", (int)t->len, t->s);
+        /* A function's address (a table of function pointers) is a constant here. */
+        uint32_t sym;
+        if (bits != 64 || neg || !bf_ptx_map_get(&L->syms, t->s, t->len, &sym) ||
+            BF_PTX_MSYM_KIND(sym) != BF_PTX_MSYM_FUNC)
+            return bf_ptx_fail(L, BF_UNSUPPORTED, t->line,
+                               "unsupported initializer: address of '%.*s'", (int)t->len, t->s);
+        v = BF_PTX_FUNC_ADDR(BF_PTX_MSYM_INDEX(sym));
     } else {
         return bf_ptx_fail(L, BF_INVALID_ARG, t->line, "malformed initializer '%.*s'", (int)t->len, t->s);
     }

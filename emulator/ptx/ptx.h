@@ -39,6 +39,17 @@ typedef struct bf_ptx_kernel bf_ptx_kernel_t;
 bf_status_t bf_ptx_module_load(const char *ptx, size_t len, bf_ptx_module_t **module_p, char *err,
                                size_t err_len);
 
+/*
+ * Links the PTX of several translation units (-rdc=true) into one module's text (link.c): one
+ * header, names without linkage made unique per unit, .extern variables bound to the unit that
+ * defines them, .weak definitions kept once.
+ * out_p, out_len_p  out  the text (malloc'ed, NUL-terminated)
+ * Returns BF_OK, BF_NOT_FOUND (an .extern variable no unit defines; err names it), BF_INVALID_ARG
+ * (malformed PTX) or BF_NO_MEMORY.
+ */
+bf_status_t bf_ptx_link(const char *const *texts, const size_t *lens, size_t count, char **out_p, size_t *out_len_p,
+                        char *err, size_t err_len);
+
 /* Frees a module and its kernels (NULL is ignored). No launch of its kernels may be running. */
 void bf_ptx_module_free(bf_ptx_module_t *module);
 
@@ -67,6 +78,7 @@ typedef struct {
     int max_threads_per_block;
     int num_regs;
     int ptx_version;
+    int uses_printf, uses_malloc; /* calls vprintf / malloc or free */
 } bf_ptx_kernel_attrs_t;
 void bf_ptx_kernel_attrs(const bf_ptx_kernel_t *kernel, bf_ptx_kernel_attrs_t *attrs_p);
 
@@ -93,9 +105,25 @@ typedef struct {
     void *ctx;
 } bf_ptx_memory_t;
 
+/*
+ * What the device runtime asks of the driver during a launch (all may be NULL):
+ * output  device printf text (fd 1: one printf call's formatted output, which the driver may drop
+ *         when its FIFO is full) and device-assert messages (fd 2, one line each). Called from
+ *         several worker threads at once.
+ * malloc  device heap: a 16-byte aligned device address of size bytes, or 0 (exhausted, or no heap)
+ * free    gives back what malloc returned (0 is ignored)
+ */
+typedef struct {
+    void (*output)(void *ctx, int fd, const char *text, size_t len);
+    uint64_t (*malloc)(void *ctx, uint64_t size);
+    void (*free)(void *ctx, uint64_t addr);
+    void *ctx;
+} bf_ptx_services_t;
+
 /* One launch: grid and block dimensions, dynamic shared bytes, the parameter buffer laid out as
- * bf_ptx_kernel_param says, the memory lookup, and the number of threads to run blocks on (≤ 0: one
- * per online core). */
+ * bf_ptx_kernel_param says, the memory lookup, the number of threads to run blocks on (≤ 0: one
+ * per online core), the driver's services (may be NULL: printf output is dropped, malloc returns
+ * NULL) and the per-thread call stack size for recursive calls (CU_LIMIT_STACK_SIZE; 0: 1024). */
 typedef struct {
     unsigned grid[3], block[3];
     size_t dynamic_shared_bytes;
@@ -103,15 +131,29 @@ typedef struct {
     size_t params_size;
     const bf_ptx_memory_t *memory;
     int worker_threads;
+    const bf_ptx_services_t *services;
+    size_t stack_bytes;
 } bf_ptx_launch_t;
 
-/* Where a launch stopped: the faulting address, the PTX line of the instruction, the kernel's
- * name and a sentence saying what happened ("out-of-bounds load of 4 bytes from global ..."). */
+/* Why a launch stopped; the driver maps each to its CUresult (docs/ptx-engine.md). */
+typedef enum {
+    BF_PTX_FAULT_ADDRESS,    /* out-of-bounds access, or a store to param memory: ILLEGAL_ADDRESS */
+    BF_PTX_FAULT_MISALIGNED, /* MISALIGNED_ADDRESS */
+    BF_PTX_FAULT_TRAP,       /* trap, brkpt: LAUNCH_FAILED */
+    BF_PTX_FAULT_ASSERT,     /* __assertfail: ASSERT (the message went to services->output fd 2) */
+    BF_PTX_FAULT_STACK,      /* call stack overflow: HARDWARE_STACK_ERROR */
+    BF_PTX_FAULT_PC,         /* an indirect call of something that is no function here: INVALID_PC */
+} bf_ptx_fault_kind_t;
+
+/* Where a launch stopped: what kind of fault, the faulting address, the PTX line of the
+ * instruction, the kernel's name and a sentence saying what happened ("out-of-bounds load of 4
+ * bytes from global ..."). */
 typedef struct {
     uint64_t address;
     int ptx_line;
     const char *kernel;
     char message[256];
+    int kind; /* bf_ptx_fault_kind_t */
 } bf_ptx_fault_t;
 
 /*

@@ -34,6 +34,10 @@
 #define BF_PTX_WINDOW_SHARED 0xf1ull
 #define BF_PTX_WINDOW_LOCAL 0xf2ull
 #define BF_PTX_WINDOW_PARAM 0xf3ull
+/* The address of a .func (a function pointer): this tag, then the function's index in the module
+ * (the same in every kernel, so pointers can pass through memory and initialisers). */
+#define BF_PTX_WINDOW_FUNC 0xf4ull
+#define BF_PTX_FUNC_ADDR(index) (BF_PTX_WINDOW_FUNC << BF_PTX_WINDOW_SHIFT | (uint64_t)(index))
 
 /* State spaces of a memory operation. */
 typedef enum {
@@ -88,12 +92,35 @@ typedef enum { BF_PTX_VOTE_ALL, BF_PTX_VOTE_ANY, BF_PTX_VOTE_UNI, BF_PTX_VOTE_BA
 #define BF_PTX_CF_SIGNED 0x08u /* MADC .hi: signed product */
 
 /* FDIR (directed rounding of f32/f64 arithmetic): sub is the operation. */
-typedef enum { BF_PTX_FDIR_ADD, BF_PTX_FDIR_SUB, BF_PTX_FDIR_MUL, BF_PTX_FDIR_FMA } bf_ptx_fdir_t;
+typedef enum {
+    BF_PTX_FDIR_ADD, BF_PTX_FDIR_SUB, BF_PTX_FDIR_MUL, BF_PTX_FDIR_FMA,
+    BF_PTX_FDIR_DIV, BF_PTX_FDIR_SQRT, BF_PTX_FDIR_RCP, /* these, and FMA on f64: exec_ext.c */
+} bf_ptx_fdir_t;
 
 /* HALF (f16 and f16x2 arithmetic): sub is the operation, flags bit 0 for f16x2. */
 typedef enum {
     BF_PTX_HALF_ADD, BF_PTX_HALF_SUB, BF_PTX_HALF_MUL, BF_PTX_HALF_FMA, BF_PTX_HALF_MIN, BF_PTX_HALF_MAX,
 } bf_ptx_half_t;
+
+/* BUILTIN (sub): the device runtime's functions, called with their arguments in a..e (v[0] the
+ * fifth) and the result in d. */
+typedef enum { BF_PTX_BI_VPRINTF, BF_PTX_BI_MALLOC, BF_PTX_BI_FREE, BF_PTX_BI_ASSERTFAIL } bf_ptx_builtin_t;
+
+/* EXT (sub): operations kept out of the interpreter's switch (exec_ext.c). */
+typedef enum {
+    BF_PTX_EXT_MATCH_ANY, BF_PTX_EXT_MATCH_ALL, /* flags & 1: 64-bit operand */
+    BF_PTX_EXT_REDUX,                           /* kind: BF_PTX_K_U32/S32; n: bf_ptx_redux_t */
+    BF_PTX_EXT_PRMT,                            /* n: prmt mode */
+    BF_PTX_EXT_HSETP,                           /* f16 comparison: cmp in n, flags & 1 f16x2 */
+    BF_PTX_EXT_SLCT,                            /* kind: K_S32 or K_F32 selector; flags & 1 64-bit data,
+                                                   & 2 .ftz */
+    BF_PTX_EXT_BARRED_ARRIVE,                   /* bar.red: this warp's predicate a (flags & 1: negated) */
+    BF_PTX_EXT_BARRED_RESULT,                   /* after the barrier: n 0 popc (d u32), 1 and, 2 or (d pred) */
+    BF_PTX_EXT_CVTH,                            /* cvt to f16 from kind (f32, f64, integers), rounding rnd */
+} bf_ptx_ext_t;
+
+typedef enum { BF_PTX_REDUX_ADD, BF_PTX_REDUX_MIN, BF_PTX_REDUX_MAX, BF_PTX_REDUX_AND, BF_PTX_REDUX_OR,
+               BF_PTX_REDUX_XOR } bf_ptx_redux_t;
 
 /* Flags of CVT_II (in imm): source and destination bit widths and signedness, slot widths. */
 #define BF_PTX_CVT_II(src_bits, src_signed, dst_bits, dst_signed)                                \
@@ -132,7 +159,8 @@ typedef enum {
     X(SHF_L) X(SHF_R) X(SAD_U32) X(SAD_S32) X(HALF)                                              \
     X(LD) X(ST) X(ATOM)                                                                          \
     X(SHFL) X(VOTE) X(ACTIVEMASK) X(CLOCK32) X(CLOCK64)                                          \
-    X(BRA) X(EXIT) X(BAR) X(TRAP)
+    X(BRA) X(EXIT) X(BAR) X(TRAP)                                                                \
+    X(BUILTIN) X(CALL) X(CALLI) X(RET) X(FRAMEADDR) X(EXT)
 
 typedef enum {
 #define BF_PTX_XOP_ENUM(name) BF_PTX_X_##name,
@@ -158,7 +186,8 @@ typedef struct {
     int64_t imm;     /* memory: address offset; CVT_II: widths; per op otherwise */
     uint32_t target; /* BRA: index of the target */
     uint32_t rpc;    /* BRA: index where diverged lanes reconverge (BF_PTX_NO_PC: at exit) */
-    uint32_t cache;  /* memory: index of this operation's region-cache entry */
+    uint32_t cache;  /* memory: index of this operation's region-cache entry; CALL: callee's index in
+                        kernel->funcs */
     uint32_t line;   /* PTX line, for faults */
 } bf_ptx_insn_t;
 
@@ -185,6 +214,17 @@ typedef struct {
     size_t offset, size;
 } bf_ptx_param_t;
 
+/* An out-of-line (recursive) function of a kernel: where it starts, the bytes of its frame, and the
+ * register-file bytes [save_lo, save_lo + save_len) holding its registers, which each call saves and
+ * each return restores. */
+typedef struct {
+    uint32_t entry;
+    uint32_t frame_bytes;
+    uint32_t charge;       /* bytes a call counts against CU_LIMIT_STACK_SIZE: its .local
+                              variables (a GPU keeps parameters and scalars in registers) */
+    uint32_t save_lo, save_len;
+} bf_ptx_func_rt_t;
+
 struct bf_ptx_kernel {
     char *name;
     bf_ptx_module_t *module;
@@ -206,12 +246,20 @@ struct bf_ptx_kernel {
     size_t static_shared_bytes; /* kernel-scope and module-scope .shared the kernel uses */
     size_t shared_align;        /* of the extern (dynamic) shared array */
     size_t dynamic_shared_offset; /* static size rounded up to shared_align */
-    size_t local_bytes;         /* per thread */
+    size_t local_bytes;         /* per thread: .local, inlined calls' .params; and the call stack
+                                   (launch->stack_bytes) after them when func_count > 0 */
+    bf_ptx_func_rt_t *funcs;    /* out-of-line functions */
+    size_t func_count;
+    size_t max_frame_bytes;     /* the largest of their frames */
+    uint32_t *func_map;         /* module function index -> index in funcs (UINT32_MAX: none), for
+                                   CALLI (indirect calls) */
+    size_t func_map_len;
     int max_threads;            /* .maxntid/.reqntid product, else 1024 */
     unsigned reqntid[3];        /* all 0 unless .reqntid */
     int num_regs;
     uint32_t cache_count;       /* region-cache entries (one per global/generic memory operation) */
     uint32_t stack_depth;       /* reconvergence-stack entries a warp may need */
+    unsigned builtins;          /* 1 << bf_ptx_builtin_t of each runtime function it calls */
 };
 
 typedef struct {

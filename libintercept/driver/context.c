@@ -167,6 +167,9 @@ BF_API CUresult cuCtxSynchronize_v2(CUcontext ctx)
         return result;
     if (!bf_cl_ctx_is_active(engine_ctx))
         return CUDA_ERROR_CONTEXT_IS_DESTROYED;
+    result = bf_cl_ctx_sticky(bf_cl_ctx_device(engine_ctx));
+    if (result != CUDA_SUCCESS)
+        return result;
     bf_req_CTX_SYNCHRONIZE_t req = {.device = (uint32_t)bf_cl_ctx_device(engine_ctx)};
     bf_rep_CTX_SYNCHRONIZE_t rep;
     result = bf_cl_rpc_call(BF_OP_CTX_SYNCHRONIZE, &req, NULL, 0, &rep, NULL);
@@ -205,4 +208,107 @@ BF_API CUresult cuCtxGetFlags(unsigned int *flags)
         return result;
     *flags = bf_cl_ctx_flags(engine_ctx);
     return CUDA_SUCCESS;
+}
+
+/* ---- limits and cache configuration ----------------------------------------------------------
+ * Forwarded to the worker's driver as waited calls (its answer, CUDA_ERROR_UNSUPPORTED_LIMIT
+ * included, is the answer). Values the worker answered are remembered until the context is reset;
+ * a set forgets the value (the driver may round it) so the next get asks again. */
+
+BF_API CUresult cuCtxSetLimit(CUlimit limit, size_t value)
+{
+    bf_cl_ctx_t *ctx;
+
+    BF_CHECK_INIT();
+    CUresult result = bf_cl_ctx_current(&ctx);
+    if (result != CUDA_SUCCESS)
+        return result;
+    if ((int)limit < 0 || limit >= CU_LIMIT_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    bf_req_CTX_SET_LIMIT_t req = {.device = (uint32_t)bf_cl_ctx_device(ctx),
+                                  .limit = (uint32_t)limit, .value = value};
+    bf_rep_CTX_SET_LIMIT_t rep;
+    result = bf_cl_rpc_call(BF_OP_CTX_SET_LIMIT, &req, NULL, 0, &rep, NULL);
+    bf_cl_ctx_cache_put(ctx, (int)limit, 0, 0);
+    return result;
+}
+
+BF_API CUresult cuCtxGetLimit(size_t *pvalue, CUlimit limit)
+{
+    bf_cl_ctx_t *ctx;
+    uint64_t value;
+
+    BF_CHECK_INIT();
+    CUresult result = bf_cl_ctx_current(&ctx);
+    if (result != CUDA_SUCCESS)
+        return result;
+    if (pvalue == NULL || (int)limit < 0 || limit >= CU_LIMIT_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!bf_cl_ctx_cache_get(ctx, (int)limit, &value)) {
+        bf_req_CTX_GET_LIMIT_t req = {.device = (uint32_t)bf_cl_ctx_device(ctx),
+                                      .limit = (uint32_t)limit};
+        bf_rep_CTX_GET_LIMIT_t rep;
+        result = bf_cl_rpc_call(BF_OP_CTX_GET_LIMIT, &req, NULL, 0, &rep, NULL);
+        if (result != CUDA_SUCCESS)
+            return result;
+        value = rep.value;
+        bf_cl_ctx_cache_put(ctx, (int)limit, 1, value);
+    }
+    *pvalue = (size_t)value;
+    return CUDA_SUCCESS;
+}
+
+BF_API CUresult cuCtxSetCacheConfig(CUfunc_cache config)
+{
+    bf_cl_ctx_t *ctx;
+
+    BF_CHECK_INIT();
+    CUresult result = bf_cl_ctx_current(&ctx);
+    if (result != CUDA_SUCCESS)
+        return result;
+    if ((int)config < CU_FUNC_CACHE_PREFER_NONE || config > CU_FUNC_CACHE_PREFER_EQUAL)
+        return CUDA_ERROR_INVALID_VALUE;
+    bf_req_CTX_SET_CACHE_CONFIG_t req = {.device = (uint32_t)bf_cl_ctx_device(ctx),
+                                         .config = (uint32_t)config};
+    bf_rep_CTX_SET_CACHE_CONFIG_t rep;
+    result = bf_cl_rpc_call(BF_OP_CTX_SET_CACHE_CONFIG, &req, NULL, 0, &rep, NULL);
+    bf_cl_ctx_cache_put(ctx, BF_CL_CTX_CACHE_CONFIG, 0, 0);
+    return result;
+}
+
+BF_API CUresult cuCtxGetCacheConfig(CUfunc_cache *pconfig)
+{
+    bf_cl_ctx_t *ctx;
+    uint64_t value;
+
+    BF_CHECK_INIT();
+    CUresult result = bf_cl_ctx_current(&ctx);
+    if (result != CUDA_SUCCESS)
+        return result;
+    if (pconfig == NULL)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!bf_cl_ctx_cache_get(ctx, BF_CL_CTX_CACHE_CONFIG, &value)) {
+        bf_req_CTX_GET_CACHE_CONFIG_t req = {.device = (uint32_t)bf_cl_ctx_device(ctx)};
+        bf_rep_CTX_GET_CACHE_CONFIG_t rep;
+        result = bf_cl_rpc_call(BF_OP_CTX_GET_CACHE_CONFIG, &req, NULL, 0, &rep, NULL);
+        if (result != CUDA_SUCCESS)
+            return result;
+        value = rep.config;
+        bf_cl_ctx_cache_put(ctx, BF_CL_CTX_CACHE_CONFIG, 1, value);
+    }
+    *pconfig = (CUfunc_cache)value;
+    return CUDA_SUCCESS;
+}
+
+BF_API CUresult cuCtxResetPersistingL2Cache(void)
+{
+    bf_cl_ctx_t *ctx;
+
+    BF_CHECK_INIT();
+    CUresult result = bf_cl_ctx_current(&ctx);
+    if (result != CUDA_SUCCESS)
+        return result;
+    bf_req_CTX_RESET_PERSISTING_L2_t req = {.device = (uint32_t)bf_cl_ctx_device(ctx)};
+    bf_rep_CTX_RESET_PERSISTING_L2_t rep;
+    return bf_cl_rpc_call(BF_OP_CTX_RESET_PERSISTING_L2, &req, NULL, 0, &rep, NULL);
 }

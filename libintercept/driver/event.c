@@ -47,6 +47,9 @@ static CUresult record(CUevent hEvent, CUstream hStream, unsigned int flags, int
     /* An event records work of its own context only. */
     if (stream.device != event.device)
         return CUDA_ERROR_INVALID_HANDLE;
+    result = bf_cl_ctx_sticky(stream.device);  /* a faulted context takes no work */
+    if (result != CUDA_SUCCESS)
+        return result;
     bf_req_EVENT_RECORD_t req = {.event = event.id, .stream = stream.id, .flags = flags};
     result = bf_cl_rpc_post(BF_OP_EVENT_RECORD, &req, NULL, 0);
     if (result == CUDA_SUCCESS)
@@ -80,6 +83,8 @@ BF_API CUresult cuEventQuery(CUevent hEvent)
 
     BF_CHECK_INIT();
     CUresult result = bf_cl_event_resolve(hEvent, &event);
+    if (result == CUDA_SUCCESS)
+        result = bf_cl_ctx_sticky(event.device);
     if (result != CUDA_SUCCESS || !event.recorded)
         return result;
     bf_req_EVENT_QUERY_t req = {.event = event.id};
@@ -93,6 +98,8 @@ BF_API CUresult cuEventSynchronize(CUevent hEvent)
 
     BF_CHECK_INIT();
     CUresult result = bf_cl_event_resolve(hEvent, &event);
+    if (result == CUDA_SUCCESS)
+        result = bf_cl_ctx_sticky(event.device);
     if (result != CUDA_SUCCESS || !event.recorded)
         return result;
     bf_req_EVENT_SYNCHRONIZE_t req = {.event = event.id};

@@ -126,6 +126,8 @@ static CUresult launch(const void *f, const config_t *c, CUstream stream, int pe
             .shared_bytes = c->shared, .stream = si.id, .params_len = k->params_size,
         };
         res = bf_cl_rpc_post(BF_OP_LAUNCH_KERNEL, &req, buf, k->params_size);
+        if (res == CUDA_SUCCESS)
+            bf_cl_rpc_note_launch();
     }
     if (buf != small)
         free(buf);

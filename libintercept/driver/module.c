@@ -515,15 +515,40 @@ BF_API CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, CUmodule 
     return CUDA_SUCCESS;
 }
 
+/* A library's kernels live in a module of each context: a view of the library (engine/code.c). */
 BF_API CUresult cuFuncGetModule(CUmodule *hmod, CUfunction hfunc)
 {
+    bf_cl_library_t *mod;
     bf_cl_kernel_t *k;
+    int device = 0;
 
     BF_CHECK_INIT();
     if (hmod == NULL)
         return CUDA_ERROR_INVALID_VALUE;
     CUresult res = bf_cl_code_kernel(hfunc, &k);
+    if (res == CUDA_SUCCESS && !k->lib->is_module)
+        res = current_device(&device);
     if (res == CUDA_SUCCESS)
-        *hmod = (CUmodule)k->lib;
+        res = bf_cl_code_module_of(k->lib, device, &mod);
+    if (res == CUDA_SUCCESS)
+        *hmod = (CUmodule)mod;
+    return res;
+}
+
+BF_API CUresult cuLibraryGetModule(CUmodule *pMod, CUlibrary library)
+{
+    bf_cl_library_t *lib, *mod;
+    int device;
+
+    BF_CHECK_INIT();
+    if (pMod == NULL)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult res = bf_cl_code_library(library, 0, &lib);
+    if (res == CUDA_SUCCESS)
+        res = current_device(&device);
+    if (res == CUDA_SUCCESS)
+        res = bf_cl_code_module_of(lib, device, &mod);
+    if (res == CUDA_SUCCESS)
+        *pMod = (CUmodule)mod;
     return res;
 }

@@ -91,6 +91,8 @@ static CUresult synchronize(CUstream hStream, int per_thread)
     bf_cl_stream_info_t info;
     CUresult result = resolve(hStream, per_thread, &info);
 
+    if (result == CUDA_SUCCESS)
+        result = bf_cl_ctx_sticky(info.device);
     if (result != CUDA_SUCCESS)
         return result;
     bf_req_STREAM_SYNCHRONIZE_t req = {.stream = info.id};
@@ -115,6 +117,8 @@ static CUresult query(CUstream hStream, int per_thread)
     bf_cl_stream_info_t info;
     CUresult result = resolve(hStream, per_thread, &info);
 
+    if (result == CUDA_SUCCESS)
+        result = bf_cl_ctx_sticky(info.device);
     if (result != CUDA_SUCCESS)
         return result;
     bf_req_STREAM_QUERY_t req = {.stream = info.id};
@@ -138,6 +142,8 @@ static CUresult wait_event(CUstream hStream, CUevent hEvent, unsigned int flags,
     bf_cl_event_info_t event;
     CUresult result = resolve(hStream, per_thread, &stream);
 
+    if (result == CUDA_SUCCESS)
+        result = bf_cl_ctx_sticky(stream.device);
     if (result != CUDA_SUCCESS)
         return result;
     result = bf_cl_event_resolve(hEvent, &event);

@@ -111,6 +111,54 @@ size_t bf_cl_code_image_extent(const void *image, const void **start_p)
     return strlen((const char *)p) + 1;
 }
 
+/*
+ * A version-2 (-rdc=true) wrapper whose per-TU fatbins are listed: the linked fatbin and every
+ * per-TU one, as one bundle (code_info.h), since a driver may need the per-TU PTX (the emulator
+ * links it; NVIDIA's driver uses the linked SASS). NULL when image is no such wrapper (or memory
+ * runs out); else a malloc'ed bundle of *len_p bytes.
+ */
+static uint8_t *rdc_bundle(const void *image, size_t *len_p)
+{
+    const uint8_t *p = image;
+    uint32_t magic, version;
+    const uint8_t *data;
+    const uint8_t *const *units;
+
+    if (p == NULL)
+        return NULL;
+    memcpy(&magic, p, 4);
+    memcpy(&version, p + 4, 4);
+    if (magic != WRAPPER_MAGIC || version != 2)
+        return NULL;
+    memcpy(&data, p + 8, sizeof(data));
+    memcpy(&units, p + 16, sizeof(units));
+    if (data == NULL || units == NULL || fatbin_extent(data) == 0)
+        return NULL;
+    uint32_t count = 1;
+    size_t total = 8 + 8 + ((fatbin_extent(data) + 7) & ~(size_t)7);
+    for (; units[count - 1] != NULL; count++) {
+        size_t n = fatbin_extent(units[count - 1]);
+        if (n == 0 || count >= BF_CODE_BUNDLE_MAX)
+            return NULL;
+        total += 8 + ((n + 7) & ~(size_t)7);
+    }
+    uint8_t *bundle = calloc(1, total);
+    if (bundle == NULL)
+        return NULL;
+    uint32_t head[2] = {BF_CODE_BUNDLE_MAGIC, count};
+    memcpy(bundle, head, sizeof(head));
+    size_t at = 8;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *f = i == 0 ? data : units[i - 1];
+        uint64_t n = fatbin_extent(f);
+        memcpy(bundle + at, &n, 8);
+        memcpy(bundle + at + 8, f, n);
+        at += 8 + ((n + 7) & ~(uint64_t)7);
+    }
+    *len_p = total;
+    return bundle;
+}
+
 /* ---- handle table -------------------------------------------------------------------------- */
 
 /* Lock held. */
@@ -165,8 +213,25 @@ CUresult bf_cl_code_kernel(const void *handle, bf_cl_kernel_t **kernel_p)
 
 /* ---- loading ------------------------------------------------------------------------------- */
 
+/* Lock held: a view's struct (its kernels and id are its library's). */
+static void view_free_locked(bf_cl_library_t *view)
+{
+    if (live_ready)
+        (void)bf_range_map_remove(&live, (uint64_t)(uintptr_t)view, NULL);
+    if (view->view_of != NULL && view->view_of->view == view)
+        view->view_of->view = NULL;
+    view->cookie = 0;
+    free(view->globals);
+    free(view);
+}
+
 static void library_free(bf_cl_library_t *lib)
 {
+    if (lib->view != NULL) {
+        pthread_mutex_lock(&code_lock);
+        view_free_locked(lib->view);
+        pthread_mutex_unlock(&code_lock);
+    }
     for (uint32_t i = 0; i < lib->kernel_count; i++) {
         bf_cl_kernel_t *k = lib->kernels[i];
         if (k == NULL)
@@ -177,6 +242,10 @@ static void library_free(bf_cl_library_t *lib)
         free(k);
     }
     lib->cookie = 0;
+    /* Its globals go with it (the driver may place another library's there). */
+    for (size_t i = 0; i < lib->global_count; i++)
+        bf_cl_mem_forget_global(lib->globals[i]);
+    free(lib->globals);
     free(lib->kernels);
     free(lib);
 }
@@ -254,21 +323,29 @@ static void note_shipped(uint64_t lo, uint64_t hi)
 CUresult bf_cl_code_load(const void *image, int is_module, int device, bf_cl_library_t **lib_p)
 {
     const void *start = NULL;
-    size_t len = bf_cl_code_image_extent(image, &start);
+    size_t len = 0;
+    uint8_t *bundle = rdc_bundle(image, &len);
     bf_rep_LIBRARY_LOAD_t rep;
     uint8_t *info = NULL;
     CUresult res;
 
+    if (bundle != NULL)
+        start = bundle;
+    else
+        len = bf_cl_code_image_extent(image, &start);
     if (len == 0)
         return CUDA_ERROR_INVALID_IMAGE;
     if (len > BF_PROTO_MAX_TAIL) {
         bf_log_error("image of %zu bytes is larger than one message (%u bytes)", len,
                      BF_PROTO_MAX_TAIL);
+        free(bundle);
         return CUDA_ERROR_NOT_SUPPORTED;
     }
     bf_cl_library_t *lib = calloc(1, sizeof(*lib));
-    if (lib == NULL)
+    if (lib == NULL) {
+        free(bundle);
         return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     lib->id = atomic_fetch_add(&next_library, 1);
     lib->is_module = is_module;
     lib->device = device;
@@ -293,6 +370,8 @@ CUresult bf_cl_code_load(const void *image, int is_module, int device, bf_cl_lib
     if (res != CUDA_SUCCESS)
         goto err_info;
     note_shipped(req.hash_lo, req.hash_hi);
+    free(bundle);
+    bundle = NULL;
     res = parse_info(lib, info, rep.info_len, rep.kernel_count);
     if (res != CUDA_SUCCESS) {
         bf_log_error("malformed kernel table in the worker's load reply");
@@ -324,6 +403,7 @@ err_info:
     free(info);
 err_lib:
     library_free(lib);
+    free(bundle);
     return res;
 }
 
@@ -331,6 +411,8 @@ CUresult bf_cl_code_unload(bf_cl_library_t *lib)
 {
     bf_req_LIBRARY_UNLOAD_t req = {.library = lib->id};
 
+    if (lib->view_of != NULL)
+        return CUDA_ERROR_NOT_PERMITTED;
     pthread_mutex_lock(&code_lock);
     if (live_ready) {
         for (uint32_t i = 0; i < lib->kernel_count; i++)
@@ -341,6 +423,87 @@ CUresult bf_cl_code_unload(bf_cl_library_t *lib)
     CUresult res = bf_cl_rpc_post(BF_OP_LIBRARY_UNLOAD, &req, NULL, 0);
     library_free(lib);
     return res;
+}
+
+CUresult bf_cl_code_module_of(bf_cl_library_t *lib, int device, bf_cl_library_t **module_p)
+{
+    CUresult res = CUDA_SUCCESS;
+
+    if (lib->is_module) {
+        *module_p = lib;
+        return CUDA_SUCCESS;
+    }
+    pthread_mutex_lock(&code_lock);
+    if (lib->view == NULL || lib->view->device != device) {
+        bf_cl_library_t *view = calloc(1, sizeof(*view));
+        if (view == NULL) {
+            res = CUDA_ERROR_OUT_OF_MEMORY;
+        } else {
+            view->id = lib->id;
+            view->is_module = 1;
+            view->device = device;
+            view->kernel_count = lib->kernel_count;
+            view->kernels = lib->kernels;
+            view->view_of = lib;
+            res = live_add(view, KIND_LIBRARY);
+            if (res != CUDA_SUCCESS) {
+                free(view);
+            } else {
+                view->cookie = BF_CL_LIBRARY_COOKIE;
+                if (lib->view != NULL)
+                    view_free_locked(lib->view);  /* one device's at a time */
+                lib->view = view;
+            }
+        }
+    }
+    if (res == CUDA_SUCCESS)
+        *module_p = lib->view;
+    pthread_mutex_unlock(&code_lock);
+    return res;
+}
+
+void bf_cl_code_drop_device(int device)
+{
+    bf_cl_library_t **doomed = NULL;
+    size_t count = 0;
+
+    /* Taken out of the table under the lock; unloaded (a posted op each) outside it. */
+    pthread_mutex_lock(&code_lock);
+    if (live_ready && live.count > 0)
+        doomed = malloc(live.count * sizeof(*doomed));
+    for (size_t i = live.count; doomed != NULL && i-- > 0;) {
+        if (live.ranges[i].value != KIND_LIBRARY)
+            continue;
+        bf_cl_library_t *lib = (bf_cl_library_t *)(uintptr_t)live.ranges[i].base;
+        if (lib->is_module && lib->device == device && lib->view_of == NULL)
+            doomed[count++] = lib;
+        else
+            lib->global_count = 0;  /* the reset forgot its globals (bf_cl_mem_drop_device) */
+    }
+    /* A library's view in this context goes with the context; the library stays. */
+    for (size_t i = live.count; doomed != NULL && i-- > 0;) {
+        if (live.ranges[i].value != KIND_LIBRARY)
+            continue;
+        bf_cl_library_t *lib = (bf_cl_library_t *)(uintptr_t)live.ranges[i].base;
+        if (lib->view_of != NULL && lib->device == device)
+            view_free_locked(lib);
+    }
+    for (size_t i = 0; i < count; i++) {
+        bf_cl_library_t *lib = doomed[i];
+        for (uint32_t k = 0; k < lib->kernel_count; k++)
+            (void)bf_range_map_remove(&live, (uint64_t)(uintptr_t)lib->kernels[k], NULL);
+        (void)bf_range_map_remove(&live, (uint64_t)(uintptr_t)lib, NULL);
+    }
+    pthread_mutex_unlock(&code_lock);
+    for (size_t i = 0; i < count; i++) {
+        bf_req_LIBRARY_UNLOAD_t req = {.library = doomed[i]->id};
+        doomed[i]->global_count = 0;
+        (void)bf_cl_rpc_post(BF_OP_LIBRARY_UNLOAD, &req, NULL, 0);
+        library_free(doomed[i]);
+    }
+    if (count > 0)
+        bf_log_debug("device %d: %zu modules unloaded with their context", device, count);
+    free(doomed);
 }
 
 CUresult bf_cl_code_find_kernel(bf_cl_library_t *lib, const char *name, bf_cl_kernel_t **kernel_p)
@@ -369,8 +532,24 @@ CUresult bf_cl_code_global(bf_cl_library_t *lib, int device, const char *name, u
         return res;
     /* Copies check device pointers against this table; a global asked for twice is there already. */
     bf_cl_mem_range_t known;
-    if (!bf_cl_mem_find(rep.dptr, rep.size, &known))
-        (void)bf_cl_mem_insert(device, rep.dptr, rep.size, BF_CL_MEM_GLOBAL);
+    if (!bf_cl_mem_find(rep.dptr, rep.size, &known) &&
+        bf_cl_mem_insert(device, rep.dptr, rep.size, BF_CL_MEM_GLOBAL) == CUDA_SUCCESS) {
+        /* A view's globals are its library's: they go when the library does. */
+        if (lib->view_of != NULL)
+            lib = lib->view_of;
+        pthread_mutex_lock(&code_lock);
+        if (lib->global_count == lib->global_cap) {
+            size_t cap = lib->global_cap ? lib->global_cap * 2 : 8;
+            uint64_t *grown = realloc(lib->globals, cap * sizeof(*grown));
+            if (grown != NULL) {
+                lib->globals = grown;
+                lib->global_cap = cap;
+            }
+        }
+        if (lib->global_count < lib->global_cap)
+            lib->globals[lib->global_count++] = rep.dptr;
+        pthread_mutex_unlock(&code_lock);
+    }
     *dptr_p = rep.dptr;
     *size_p = rep.size;
     return CUDA_SUCCESS;

@@ -37,6 +37,13 @@ struct bf_cl_library {
     int device;                  /* a module's: its context's device */
     uint32_t kernel_count;
     bf_cl_kernel_t **kernels;
+    uint64_t *globals;           /* addresses of the globals asked for, forgotten at unload */
+    size_t global_count, global_cap;
+    /* A library's module in a context (cuLibraryGetModule, cuFuncGetModule) is a view: a module
+     * object with the library's id and kernels, owning neither; it dies with the library or the
+     * context. */
+    bf_cl_library_t *view;       /* a library's view, once asked for */
+    bf_cl_library_t *view_of;    /* a view: its library */
 };
 
 /*
@@ -49,8 +56,12 @@ size_t bf_cl_code_image_extent(const void *image, const void **start_p);
 /* Ships (or names) the image and loads it as a library, or as a module of device's context. */
 CUresult bf_cl_code_load(const void *image, int is_module, int device, bf_cl_library_t **lib_p);
 
-/* Forgets the library and its kernels and tells the worker. */
+/* Forgets the library and its kernels and tells the worker (a library's view is refused:
+ * CUDA_ERROR_NOT_PERMITTED, the module belongs to its library). */
 CUresult bf_cl_code_unload(bf_cl_library_t *lib);
+
+/* The module of lib in device's context: lib itself when it is a module, else its view. */
+CUresult bf_cl_code_module_of(bf_cl_library_t *lib, int device, bf_cl_library_t **module_p);
 
 /* Handle checks: CUDA_ERROR_INVALID_HANDLE unless handle is a live object of that kind. */
 CUresult bf_cl_code_library(const void *handle, int is_module, bf_cl_library_t **lib_p);

@@ -413,6 +413,8 @@ __attribute__((destructor)) static void conn_teardown(void)
 
     if (atomic_load(&bf_cl_conn.state) != BF_CL_CONN_READY)
         return;
+    /* Device printf output of the last kernels arrives with the reply of a synchronisation. */
+    bf_cl_rpc_final_flush();
     /* The flusher first (it holds send_lock while it sends); then what is left in the batch and
      * GOODBYE go out together. */
     bool flusher_gone = bf_cl_rpc_stop_flusher(TEARDOWN_LOCK_WAIT_MS);

@@ -36,6 +36,11 @@ struct bf_cl_ctx {
     int refcount;
     unsigned int flags;
     atomic_int active;
+    atomic_int sticky;              /* a sticky error the worker reported (a kernel fault), or 0 */
+    /* Settings the worker answered (limits, cache configuration), under lock; forgotten when the
+     * context is reset. */
+    uint64_t cached[BF_CL_CTX_CACHE_SLOTS];
+    uint32_t cached_known;          /* bit per slot */
     /* Context-local storage: slots [0, cls_used) have been written at least once. */
     cls_slot_t cls[BF_CL_CLS_MAX];
     atomic_uint cls_used;
@@ -103,8 +108,78 @@ CUresult bf_cl_ctx_current(bf_cl_ctx_t **ctx_p)
     bf_cl_ctx_t *ctx = stack[depth - 1];
     if (!atomic_load(&ctx->active))
         return CUDA_ERROR_CONTEXT_IS_DESTROYED;
+    int sticky = atomic_load_explicit(&ctx->sticky, memory_order_relaxed);
+    if (sticky != CUDA_SUCCESS)
+        return (CUresult)sticky;
     *ctx_p = ctx;
     return CUDA_SUCCESS;
+}
+
+/* ---- sticky errors ------------------------------------------------------------------------- */
+
+int bf_cl_result_is_sticky(CUresult result)
+{
+    switch (result) {
+    case CUDA_ERROR_ILLEGAL_ADDRESS:
+    case CUDA_ERROR_ASSERT:
+    case CUDA_ERROR_HARDWARE_STACK_ERROR:
+    case CUDA_ERROR_ILLEGAL_INSTRUCTION:
+    case CUDA_ERROR_MISALIGNED_ADDRESS:
+    case CUDA_ERROR_INVALID_ADDRESS_SPACE:
+    case CUDA_ERROR_INVALID_PC:
+    case CUDA_ERROR_LAUNCH_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void bf_cl_ctx_note_result(CUresult result)
+{
+    if (!bf_cl_result_is_sticky(result) || primaries == NULL)
+        return;
+    /* The reply answered a call of this thread, made in its current context. A thread without one
+     * (an event synchronisation needs none) cannot say which context failed: the session's
+     * contexts all take it, as the worker's single latched error would. */
+    bf_cl_ctx_t *ctx = depth > 0 ? stack[depth - 1] : NULL;
+    for (int i = 0; i < primary_count; i++) {
+        if (ctx != NULL && ctx != &primaries[i])
+            continue;
+        if (!atomic_load(&primaries[i].active))
+            continue;
+        int expected = CUDA_SUCCESS;
+        (void)atomic_compare_exchange_strong(&primaries[i].sticky, &expected, (int)result);
+    }
+}
+
+int bf_cl_ctx_cache_get(bf_cl_ctx_t *ctx, int slot, uint64_t *value_p)
+{
+    int known;
+
+    pthread_mutex_lock(&ctx->lock);
+    known = (ctx->cached_known >> slot) & 1u;
+    if (known)
+        *value_p = ctx->cached[slot];
+    pthread_mutex_unlock(&ctx->lock);
+    return known;
+}
+
+void bf_cl_ctx_cache_put(bf_cl_ctx_t *ctx, int slot, int known, uint64_t value)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ctx->cached[slot] = value;
+    if (known)
+        ctx->cached_known |= 1u << slot;
+    else
+        ctx->cached_known &= ~(1u << slot);
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+CUresult bf_cl_ctx_sticky(int device)
+{
+    if (device < 0 || device >= primary_count)
+        return CUDA_SUCCESS;
+    return (CUresult)atomic_load_explicit(&primaries[device].sticky, memory_order_relaxed);
 }
 
 CUcontext bf_cl_primary_ctx(int ordinal)
@@ -303,7 +378,14 @@ static CUresult destroy_state(bf_cl_ctx_t *ctx, const cls_entry_t *entries, unsi
     CUresult result = bf_cl_rpc_call(BF_OP_CTX_RESET, &req, NULL, 0, &rep, NULL);
     bf_cl_mem_drop_device(ctx->device);
     bf_cl_streams_drop_device(ctx->device);
+    bf_cl_code_drop_device(ctx->device);
     atomic_store(&ctx->active, 0);
+    /* The reset ends the context's errors with it (the worker's driver cleared its own). */
+    atomic_store(&ctx->sticky, CUDA_SUCCESS);
+    (void)bf_cl_take_latched();
+    pthread_mutex_lock(&ctx->lock);
+    ctx->cached_known = 0;
+    pthread_mutex_unlock(&ctx->lock);
     return result;
 }
 

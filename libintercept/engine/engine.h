@@ -89,6 +89,29 @@ CUresult bf_cl_ctx_push(bf_cl_ctx_t *ctx);
  * the popped handle. */
 CUresult bf_cl_ctx_pop(CUcontext *ctx_p);
 
+/* Sticky errors: a kernel fault (CUDA_ERROR_ILLEGAL_ADDRESS, _ASSERT, _HARDWARE_STACK_ERROR,
+ * _ILLEGAL_INSTRUCTION, _MISALIGNED_ADDRESS, _INVALID_ADDRESS_SPACE, _INVALID_PC, _LAUNCH_FAILED)
+ * leaves the context unusable, as on a GPU. Once any reply reports one, every later call on that
+ * context returns it at once (bf_cl_ctx_current does, so posted launches, copies and memsets do),
+ * until the primary context is reset or released for the last time. */
+int bf_cl_result_is_sticky(CUresult result);
+
+/* Notes a result a reply brought (rpc.c calls it for every waited reply): a sticky one sticks to
+ * the calling thread's current context (every context when the thread has none). */
+void bf_cl_ctx_note_result(CUresult result);
+
+/* The sticky error of device's primary context, or CUDA_SUCCESS: for the calls that name a stream
+ * or event rather than use the current context. */
+CUresult bf_cl_ctx_sticky(int device);
+
+/* Settings of a context the worker answered, remembered until the context is reset: slot
+ * 0..CU_LIMIT_MAX-1 a CUlimit, BF_CL_CTX_CACHE_CONFIG the cache configuration. Get returns whether
+ * the slot is known; put with known 0 forgets it (a set whose effect the driver may round). */
+#define BF_CL_CTX_CACHE_CONFIG CU_LIMIT_MAX
+#define BF_CL_CTX_CACHE_SLOTS (CU_LIMIT_MAX + 1)
+int bf_cl_ctx_cache_get(bf_cl_ctx_t *ctx, int slot, uint64_t *value_p);
+void bf_cl_ctx_cache_put(bf_cl_ctx_t *ctx, int slot, int known, uint64_t value);
+
 /* Whether the context is active, and its flags (CU_CTX_*). */
 int bf_cl_ctx_is_active(const bf_cl_ctx_t *ctx);
 unsigned int bf_cl_ctx_flags(const bf_cl_ctx_t *ctx);
@@ -170,6 +193,14 @@ CUresult bf_cl_rpc_call_async(uint16_t op, const void *req, const bf_cl_sink_t *
  * SIZE_MAX: anywhere), reading the connection meanwhile. Before host memory is read, reused or
  * freed. CUDA_SUCCESS or CUDA_ERROR_DEVICE_UNAVAILABLE. */
 CUresult bf_cl_rpc_wait_host(const void *host, size_t len);
+
+/* A kernel launch was posted: its device output (printf) is flushed by the next synchronising
+ * call, or at the latest by the one bf_cl_rpc_final_flush makes at exit. */
+void bf_cl_rpc_note_launch(void);
+
+/* At exit (libbf's destructor): when kernels ran since the last call that flushes device output,
+ * synchronises every device so that the worker sends their last output before the session ends. */
+void bf_cl_rpc_final_flush(void);
 
 /* Returns and clears the first error of an async copy's reply (CUDA_SUCCESS if none): the
  * synchronising calls return it when the worker has nothing worse. */
@@ -280,6 +311,9 @@ CUresult bf_cl_mem_insert(int device, uint64_t base, uint64_t size, bf_cl_mem_ki
  * CUDA_ERROR_INVALID_VALUE when no such allocation is live. */
 CUresult bf_cl_mem_remove(uint64_t base, bf_cl_mem_range_t *range_p);
 
+/* Forgets the BF_CL_MEM_GLOBAL range starting exactly at base (its library was unloaded). */
+void bf_cl_mem_forget_global(uint64_t base);
+
 /* 1 and *range_p filled when [addr, addr + len) lies inside one live range (len 0 counts as 1),
  * else 0. */
 int bf_cl_mem_find(uint64_t addr, uint64_t len, bf_cl_mem_range_t *range_p);
@@ -291,6 +325,11 @@ void bf_cl_mem_drop_device(int device);
 /* Whether addr lies in the device address space: a device's window or the whole range reserved
  * at init. Such an address is never host memory of this process. */
 int bf_cl_mem_is_device_address(uint64_t addr);
+
+/* Forgets every module of device (its primary context was reset or released for the last time, and
+ * the worker unloaded them): their CUmodule and CUfunction handles become invalid. Libraries
+ * (cuLibrary*, context-independent) survive. (code.c) */
+void bf_cl_code_drop_device(int device);
 
 /* ---- logging -------------------------------------------------------------------------------- */
 

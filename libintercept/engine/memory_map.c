@@ -95,6 +95,19 @@ CUresult bf_cl_mem_remove(uint64_t base, bf_cl_mem_range_t *range_p)
     return result;
 }
 
+void bf_cl_mem_forget_global(uint64_t base)
+{
+    pthread_rwlock_wrlock(&map_lock);
+    const bf_range_t *range = bf_range_map_find(&map, base);
+    if (range != NULL && range->base == base) {
+        bf_cl_mem_range_t found;
+        unpack(range, &found);
+        if (found.kind == BF_CL_MEM_GLOBAL)
+            (void)bf_range_map_remove(&map, base, NULL);
+    }
+    pthread_rwlock_unlock(&map_lock);
+}
+
 int bf_cl_mem_find(uint64_t addr, uint64_t len, bf_cl_mem_range_t *range_p)
 {
     pthread_rwlock_rdlock(&map_lock);

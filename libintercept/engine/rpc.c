@@ -24,6 +24,7 @@
  */
 #include "code.h"
 #include "engine_int.h"
+#include "trace/trace_io.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bf_config.h"
 #include "bf_log.h"
@@ -62,6 +64,7 @@ struct bf_cl_pending {
     void *rep;              /* where the reply's fixed fields go (bf_rep_<OP>_t) */
     bf_cl_sink_t sink;      /* where its tail goes; base NULL: none expected */
     uint64_t host_lo, host_hi;  /* async: the host bytes its tail will write */
+    uint64_t rx_bytes;      /* bytes of its reply frame, for the owner's bf_cl_io (bf-trace) */
     union {                 /* async: the reply struct lands here */
         bf_rep_MEMCPY_DTOH_t dtoh;
         bf_rep_MEMCPY_2D_DTOH_t dtoh_2d;
@@ -69,6 +72,15 @@ struct bf_cl_pending {
 };
 
 static uint8_t bounce[BOUNCE_SIZE];  /* used by the reader only */
+
+/* When the last frame arrived from the server (monotonic ns): a sender blocked on a full socket
+ * tells a busy server (heartbeats) from one that stopped reading. */
+static _Atomic uint64_t last_frame_ns;
+
+static uint64_t mono_ns(void);
+
+/* Per-thread traffic, read by bf-trace's wrappers (trace/trace_io.h). */
+__thread bf_cl_io_counters_t bf_cl_io;
 
 static const char *op_name(uint16_t op)
 {
@@ -206,6 +218,60 @@ static bf_status_t take_heartbeat(const bf_frame_hdr_t *hdr, char *why, size_t w
     return BF_OK;
 }
 
+/* Writes all of buf to fd 2 (the program's stderr, unbuffered as stderr is). */
+static void write_stderr(const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* An OUTPUT frame: what the worker's driver printed (device printf on fd 1, assert messages on fd
+ * 2) goes to this program's stdout (through stdio, so it stays in order with the program's own
+ * printf lines, and flushed) or stderr. */
+static bf_status_t take_output(const bf_frame_hdr_t *hdr, char *why, size_t why_len)
+{
+    const bf_proto_msg_desc_t *desc = &bf_proto_op(BF_OP_OUTPUT)->request;
+    uint8_t fixed[BF_PROTO_MAX_FIXED];
+    bf_req_OUTPUT_t out;
+    uint64_t tail_len;
+
+    if (hdr->request_id != 0 || hdr->length < desc->wire_size ||
+        hdr->length - desc->wire_size > BF_PROTO_MAX_TAIL) {
+        snprintf(why, why_len, "malformed output frame (%" PRIu32 " bytes, id %" PRIu64 ")",
+                 hdr->length, hdr->request_id);
+        return BF_PROTOCOL;
+    }
+    bf_status_t status = recv_or_explain(fixed, desc->wire_size, BF_OP_OUTPUT, why, why_len);
+    if (status != BF_OK)
+        return status;
+    if (bf_proto_decode(desc, fixed, desc->wire_size, hdr->length, &out, &tail_len) != BF_OK ||
+        (out.fd != 1 && out.fd != 2)) {
+        snprintf(why, why_len, "malformed output frame");
+        return BF_PROTOCOL;
+    }
+    while (tail_len > 0) {
+        size_t n = tail_len < sizeof(bounce) ? (size_t)tail_len : sizeof(bounce);
+        status = recv_or_explain(bounce, n, BF_OP_OUTPUT, why, why_len);
+        if (status != BF_OK)
+            return status;
+        if (out.fd == 1)
+            (void)!fwrite(bounce, 1, n, stdout);
+        else
+            write_stderr(bounce, n);
+        tail_len -= n;
+    }
+    if (out.fd == 1)
+        fflush(stdout);
+    return BF_OK;
+}
+
 /* Reads one frame and hands it over: a heartbeat resets nothing but the silence timer (the read
  * itself), a reply fills its pending entry. `waiting_for` names the op of the calling thread's own
  * request, for messages. */
@@ -228,8 +294,11 @@ static bf_status_t read_frame(uint16_t waiting_for, char *why, size_t why_len)
                  op_name(waiting_for));
         return status;
     }
+    atomic_store_explicit(&last_frame_ns, mono_ns(), memory_order_relaxed);
     if (hdr.op == BF_OP_HEARTBEAT && hdr.flags == BF_FRAME_POSTED)
         return take_heartbeat(&hdr, why, why_len);
+    if (hdr.op == BF_OP_OUTPUT && hdr.flags == BF_FRAME_POSTED)
+        return take_output(&hdr, why, why_len);
 
     pthread_mutex_lock(&bf_cl_conn.lock);
     bf_cl_pending_t *p = hdr.flags == BF_FRAME_REPLY ? pending_find(hdr.request_id) : NULL;
@@ -280,6 +349,7 @@ static bf_status_t read_frame(uint16_t waiting_for, char *why, size_t why_len)
 
     pthread_mutex_lock(&bf_cl_conn.lock);
     p->result = (CUresult)result;
+    p->rx_bytes = BF_FRAME_HDR_SIZE + (uint64_t)hdr.length;
     p->done = true;
     if (p->async) {
         pending_remove(p);
@@ -408,10 +478,14 @@ static bf_status_t drain_or_wait(bool raw, char *why, size_t why_len)
     return status;
 }
 
-/* Writes all of iov, draining incoming frames whenever the connection would block. */
+/* Writes all of iov, draining incoming frames whenever the connection would block. A server that
+ * stays connected but neither takes our bytes nor sends anything (not even heartbeats, which a
+ * worker busy with our earlier work sends) for BF_HEARTBEAT_TIMEOUT_MS is declared lost: a large
+ * send never blocks forever. */
 static bf_status_t write_all(struct iovec *iov, int iovcnt, bool raw, char *why, size_t why_len)
 {
     bf_tp_conn_t *tp = bf_cl_conn.tp;
+    uint64_t stalled_since = 0;
     bf_status_t status;
 
     if (tp == NULL) {
@@ -433,7 +507,18 @@ static bf_status_t write_all(struct iovec *iov, int iovcnt, bool raw, char *why,
             return status;
         }
         iov_advance(&iov, &iovcnt, sent);
+        if (sent > 0)
+            stalled_since = 0;
         if (iovcnt > 0 && sent == 0) {
+            uint64_t now = mono_ns(), heard = atomic_load(&last_frame_ns);
+            if (stalled_since == 0)
+                stalled_since = now;
+            uint64_t quiet_since = heard > stalled_since ? heard : stalled_since;
+            if (now - quiet_since >= (uint64_t)bf_cl_conn.heartbeat_timeout_ms * 1000000u) {
+                snprintf(why, why_len, "the server took no data and sent nothing for %d ms",
+                         bf_cl_conn.heartbeat_timeout_ms);
+                return BF_TIMEOUT;
+            }
             status = drain_or_wait(raw, why, why_len);
             if (status != BF_OK)
                 return status;
@@ -479,6 +564,8 @@ static bf_status_t append_frame(uint16_t op, uint16_t flags, uint64_t id, const 
                           .request_id = id};
     bf_tp_hdr_encode(&hdr, at);
     bf_cl_conn.batch_len += BF_FRAME_HDR_SIZE + fixed_len;
+    bf_cl_io.bytes_sent += BF_FRAME_HDR_SIZE + fixed_len + tail_len;
+    bf_cl_io.last_request_id = id;
     if (tail_len > 0 && copied == tail_len) {
         memcpy(bf_cl_conn.batch + bf_cl_conn.batch_len, tail, tail_len);
         bf_cl_conn.batch_len += tail_len;
@@ -685,6 +772,7 @@ CUresult bf_cl_rpc_post(uint16_t op, const void *req, const void *tail, size_t t
         bf_cl_conn_fail(why);
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     }
+    bf_cl_io.posted++;
     return CUDA_SUCCESS;
 }
 
@@ -713,11 +801,52 @@ static CUresult finish_waited(bf_cl_pending_t *p, bf_status_t status, char *why,
         status = wait_until(entry_done, p, p->op, false, why, why_len);
     pending_remove(p);
     pthread_mutex_unlock(&bf_cl_conn.lock);
+    bf_cl_io.waited++;
+    bf_cl_io.bytes_recv += p->rx_bytes;
     if (status != BF_OK) {
         bf_cl_conn_fail(why);
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     }
+    bf_cl_ctx_note_result(p->result);
     return p->result;
+}
+
+/* Whether kernels were launched since the last op at which the worker's driver flushes device
+ * output (printf) and sends it: then the process's exit makes one last such call. */
+static atomic_bool output_due;
+
+void bf_cl_rpc_note_launch(void)
+{
+    if (!atomic_load_explicit(&output_due, memory_order_relaxed))
+        atomic_store_explicit(&output_due, true, memory_order_relaxed);
+}
+
+/* Ops whose execution flushes the driver's device output (as NVIDIA's driver does). */
+static bool flushes_output(uint16_t op)
+{
+    switch (op) {
+    case BF_OP_CTX_SYNCHRONIZE:
+    case BF_OP_CTX_RESET:
+    case BF_OP_STREAM_SYNCHRONIZE:
+    case BF_OP_EVENT_SYNCHRONIZE:
+    case BF_OP_MEMCPY_DTOH:
+    case BF_OP_MEMCPY_2D_DTOH:
+    case BF_OP_LIBRARY_LOAD:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void bf_cl_rpc_final_flush(void)
+{
+    if (!atomic_exchange(&output_due, false) || !usable())
+        return;
+    for (int d = 0; d < bf_cl_devices_count; d++) {
+        bf_req_CTX_SYNCHRONIZE_t req = {.device = (uint32_t)d};
+        bf_rep_CTX_SYNCHRONIZE_t rep;
+        (void)bf_cl_rpc_call(BF_OP_CTX_SYNCHRONIZE, &req, NULL, 0, &rep, NULL);
+    }
 }
 
 CUresult bf_cl_rpc_call(uint16_t op, const void *req, const void *tail, size_t tail_len,
@@ -728,6 +857,9 @@ CUresult bf_cl_rpc_call(uint16_t op, const void *req, const void *tail, size_t t
 
     if (!usable())
         return not_ready();
+    /* Cleared before the request leaves: a launch posted meanwhile sets it again. */
+    if (flushes_output(op) && atomic_load_explicit(&output_due, memory_order_relaxed))
+        atomic_store(&output_due, false);
     if (sink != NULL)
         p.sink = *sink;
     p.id = next_id();
@@ -823,6 +955,7 @@ CUresult bf_cl_rpc_call_async(uint16_t op, const void *req, const bf_cl_sink_t *
         pthread_mutex_unlock(&bf_cl_conn.lock);
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     }
+    bf_cl_io.posted++;  /* nobody waits for its reply */
     return CUDA_SUCCESS;
 }
 
@@ -875,5 +1008,8 @@ CUresult bf_cl_rpc_wait_host(const void *host, size_t len)
 
 CUresult bf_cl_take_latched(void)
 {
-    return (CUresult)atomic_exchange(&bf_cl_conn.latched, CUDA_SUCCESS);
+    CUresult result = (CUresult)atomic_exchange(&bf_cl_conn.latched, CUDA_SUCCESS);
+
+    bf_cl_ctx_note_result(result);
+    return result;
 }

@@ -18,6 +18,7 @@ _BUILD_LAYOUT = {
     "libbf.so": "libintercept/libbf.so",
     "libbfemu.so": "emulator/libbfemu.so",
     "bf-worker": "server/bf-worker",
+    "libbftrace_rt.so": "interpose/libbftrace_rt.so",
 }
 
 
@@ -38,6 +39,11 @@ def libbf() -> Path:
 def libbfemu() -> Path:
     """The CPU emulator driver."""
     return _find("libbfemu.so")
+
+
+def libbftrace_rt() -> Path:
+    """bf-trace's runtime-level interposer, preloaded while recording (docs/trace.md)."""
+    return _find("libbftrace_rt.so")
 
 
 def worker() -> Path:

@@ -1,4 +1,5 @@
-/* context.c: CTX_SYNCHRONIZE and CTX_RESET on a device's primary context.
+/* context.c: CTX_SYNCHRONIZE, CTX_RESET, limits and cache configuration on a device's primary
+ * context.
  *
  * The scheduler runs CTX_SYNCHRONIZE once every earlier op of the device has completed (on a
  * thread of its own, so the reader keeps reading), and CTX_RESET as a barrier on the device's
@@ -40,6 +41,7 @@ CUresult bf_srv_handle_ctx_reset(bf_srv_session_t *session, bf_srv_call_t *call)
     bf_srv_memory_release_device(&session->memory, dev, &count, &bytes);
     bf_srv_memory_window_close(&session->memory, dev);
     pthread_mutex_unlock(&session->memory_lock);
+    bf_srv_code_reset_device();
     res = BF_SRV_DRV(drv, DevicePrimaryCtxReset, dev->handle);
     /* Every thread makes the context current again before its next op. */
     atomic_fetch_add(&session->ctx_generation, 1);
@@ -60,4 +62,64 @@ CUresult bf_srv_handle_ctx_reset(bf_srv_session_t *session, bf_srv_call_t *call)
     bf_log_debug("device %d reset: %" PRIu64 " allocations (%" PRIu64 " bytes) freed", dev->ordinal,
                  count, bytes);
     return CUDA_SUCCESS;
+}
+
+/* ---- limits and cache configuration --------------------------------------------------------- */
+
+CUresult bf_srv_handle_ctx_set_limit(bf_srv_session_t *session, bf_srv_call_t *call)
+{
+    const bf_req_CTX_SET_LIMIT_t *req = &call->req->CTX_SET_LIMIT;
+    bf_srv_device_t *dev;
+    CUresult res = bf_srv_session_device(session, req->device, &dev);
+
+    if (res != CUDA_SUCCESS)
+        return res;
+    return BF_SRV_DRV(&session->drv, CtxSetLimit, (CUlimit)req->limit, (size_t)req->value);
+}
+
+CUresult bf_srv_handle_ctx_get_limit(bf_srv_session_t *session, bf_srv_call_t *call)
+{
+    const bf_req_CTX_GET_LIMIT_t *req = &call->req->CTX_GET_LIMIT;
+    bf_srv_device_t *dev;
+    size_t value = 0;
+    CUresult res = bf_srv_session_device(session, req->device, &dev);
+
+    if (res == CUDA_SUCCESS)
+        res = BF_SRV_DRV(&session->drv, CtxGetLimit, &value, (CUlimit)req->limit);
+    call->rep->CTX_GET_LIMIT.value = res == CUDA_SUCCESS ? value : 0;
+    return res;
+}
+
+CUresult bf_srv_handle_ctx_set_cache_config(bf_srv_session_t *session, bf_srv_call_t *call)
+{
+    const bf_req_CTX_SET_CACHE_CONFIG_t *req = &call->req->CTX_SET_CACHE_CONFIG;
+    bf_srv_device_t *dev;
+    CUresult res = bf_srv_session_device(session, req->device, &dev);
+
+    if (res != CUDA_SUCCESS)
+        return res;
+    return BF_SRV_DRV(&session->drv, CtxSetCacheConfig, (CUfunc_cache)req->config);
+}
+
+CUresult bf_srv_handle_ctx_get_cache_config(bf_srv_session_t *session, bf_srv_call_t *call)
+{
+    const bf_req_CTX_GET_CACHE_CONFIG_t *req = &call->req->CTX_GET_CACHE_CONFIG;
+    bf_srv_device_t *dev;
+    CUfunc_cache config = CU_FUNC_CACHE_PREFER_NONE;
+    CUresult res = bf_srv_session_device(session, req->device, &dev);
+
+    if (res == CUDA_SUCCESS)
+        res = BF_SRV_DRV(&session->drv, CtxGetCacheConfig, &config);
+    call->rep->CTX_GET_CACHE_CONFIG.config = res == CUDA_SUCCESS ? (uint32_t)config : 0;
+    return res;
+}
+
+CUresult bf_srv_handle_ctx_reset_persisting_l2(bf_srv_session_t *session, bf_srv_call_t *call)
+{
+    bf_srv_device_t *dev;
+    CUresult res = bf_srv_session_device(session, call->req->CTX_RESET_PERSISTING_L2.device, &dev);
+
+    if (res != CUDA_SUCCESS)
+        return res;
+    return BF_SRV_DRV(&session->drv, CtxResetPersistingL2Cache);
 }

@@ -47,6 +47,11 @@ CUresult bf_srv_handle_goodbye(bf_srv_session_t *session, bf_srv_call_t *call);
 /* context.c */
 CUresult bf_srv_handle_ctx_synchronize(bf_srv_session_t *session, bf_srv_call_t *call);
 CUresult bf_srv_handle_ctx_reset(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_ctx_set_limit(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_ctx_get_limit(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_ctx_set_cache_config(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_ctx_get_cache_config(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_ctx_reset_persisting_l2(bf_srv_session_t *session, bf_srv_call_t *call);
 
 /* memory.c */
 CUresult bf_srv_handle_mem_alloc(bf_srv_session_t *session, bf_srv_call_t *call);
@@ -88,8 +93,20 @@ CUresult bf_srv_handle_kernel_set_attribute(bf_srv_session_t *session, bf_srv_ca
  * live library has it (module.c, for launch.c). */
 CUresult bf_srv_code_kernel(uint64_t kernel_id, CUkernel *kernel_p);
 
+/* A device's context was reset: the libraries forget the globals they recorded (one emulated
+ * device; with several devices a reset of one forgets the globals of all, which are asked again). */
+void bf_srv_code_reset_device(void);
+
 /* launch.c */
 CUresult bf_srv_handle_launch_kernel(bf_srv_session_t *session, bf_srv_call_t *call);
+
+/* bf-trace (trace.c): TRACE_START, TRACE_FETCH, and the timing brackets bf_srv_execute puts around
+ * a stream-ordered op once a client asked for device times: before returns whether it bracketed
+ * the op (then *mark_p is for after). */
+CUresult bf_srv_handle_trace_start(bf_srv_session_t *session, bf_srv_call_t *call);
+CUresult bf_srv_handle_trace_fetch(bf_srv_session_t *session, bf_srv_call_t *call);
+bool bf_srv_trace_before(bf_srv_session_t *session, bf_srv_call_t *call, void **mark_p);
+void bf_srv_trace_after(bf_srv_session_t *session, bf_srv_call_t *call, void *mark, CUresult res);
 
 /* The driver's stream for an op's stream: NULL for the legacy stream (and for every stream when
  * the driver has none). */

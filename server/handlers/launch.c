@@ -21,8 +21,10 @@ CUresult bf_srv_handle_launch_kernel(bf_srv_session_t *session, bf_srv_call_t *c
     CUresult res;
 
     res = bf_srv_code_kernel(req->kernel, &kernel);
-    if (res != CUDA_SUCCESS)
+    if (res != CUDA_SUCCESS) {
+        bf_log_debug("launch of unknown kernel %" PRIx64, req->kernel);
         return res;
+    }
     if (device < 0 || device >= session->device_count)
         return CUDA_ERROR_INVALID_HANDLE;
     res = bf_srv_session_use(session, &session->devices[device]);

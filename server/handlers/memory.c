@@ -22,7 +22,7 @@
 static CUresult use_owner(bf_srv_session_t *session, const bf_range_t *range,
                           bf_srv_device_t **dev_p)
 {
-    bf_srv_device_t *dev = &session->devices[range->value];
+    bf_srv_device_t *dev = &session->devices[BF_SRV_MEM_DEVICE(range->value)];
     CUresult res         = bf_srv_session_use(session, dev);
 
     if (res == CUDA_SUCCESS)
@@ -229,10 +229,12 @@ CUresult bf_srv_handle_memcpy_dtod(bf_srv_session_t *session, bf_srv_call_t *cal
     res = use_owner(session, &dst, &dev);
     if (res != CUDA_SUCCESS)
         return res;
-    if (has_streams(session) && dst.value != src.value && session->drv.MemcpyPeerAsync != NULL) {
+    if (has_streams(session) && BF_SRV_MEM_DEVICE(dst.value) != BF_SRV_MEM_DEVICE(src.value) &&
+        session->drv.MemcpyPeerAsync != NULL) {
         /* Between two devices of the session: a peer copy names both contexts. */
         return session->drv.MemcpyPeerAsync(req->dst, dev->ctx, req->src,
-                                            session->devices[src.value].ctx, req->size,
+                                            session->devices[BF_SRV_MEM_DEVICE(src.value)].ctx,
+                                            req->size,
                                             bf_srv_call_stream(call));
     }
     if (has_streams(session) && session->drv.MemcpyDtoDAsync != NULL)

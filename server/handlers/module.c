@@ -25,14 +25,91 @@ typedef struct image {
     uint64_t hash_lo, hash_hi;
     uint64_t len;
     uint8_t *bytes;
+    /* An rdc bundle (code_info.h): the version-2 wrapper rebuilt over bytes, and its
+     * NULL-terminated array of per-TU fatbins; what the driver gets instead of bytes. */
+    struct {
+        uint32_t magic, version;
+        const uint8_t *data;
+        const uint8_t **units;
+    } wrapper;
+    const uint8_t **units;
     struct image *next;
 } image_t;
+
+#define WRAPPER_MAGIC 0x466243B1u
+#define FATBIN_MAGIC 0xBA55ED50u
+
+/* Whether [p, p + len) holds a whole fatbin: its header's size must not reach past len (the
+ * driver reads as far as the header says, with no length of its own). */
+static bool fatbin_fits(const uint8_t *p, uint64_t len)
+{
+    uint32_t magic;
+    uint64_t size;
+
+    if (len < 16)
+        return false;
+    memcpy(&magic, p, 4);
+    memcpy(&size, p + 8, 8);
+    return magic == FATBIN_MAGIC && size <= len - 16;
+}
+
+/* Checks an image's bytes before its driver sees them: a fatbin must fit, an rdc bundle is
+ * unpacked into im->wrapper. PTX text and cubins are the driver's to check (the copy is
+ * NUL-terminated). */
+static CUresult image_prepare(image_t *im)
+{
+    uint32_t magic = 0, count;
+
+    if (im->len >= 4)
+        memcpy(&magic, im->bytes, 4);
+    if (magic == FATBIN_MAGIC)
+        return fatbin_fits(im->bytes, im->len) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_IMAGE;
+    if (magic != BF_CODE_BUNDLE_MAGIC)
+        return CUDA_SUCCESS;
+    if (im->len < 8)
+        return CUDA_ERROR_INVALID_IMAGE;
+    memcpy(&count, im->bytes + 4, 4);
+    if (count == 0 || count > BF_CODE_BUNDLE_MAX)
+        return CUDA_ERROR_INVALID_IMAGE;
+    im->units = calloc(count, sizeof(*im->units));  /* count - 1 per-TU fatbins and the NULL */
+    if (im->units == NULL)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    uint64_t at = 8;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t n;
+        if (im->len - at < 8)
+            goto err_bad;
+        memcpy(&n, im->bytes + at, 8);
+        at += 8;
+        /* Entries start 8-aligned (the bytes are malloc'ed), as fatbins are in an executable. */
+        if (n > im->len - at || !fatbin_fits(im->bytes + at, n))
+            goto err_bad;
+        if (i == 0)
+            im->wrapper.data = im->bytes + at;
+        else
+            im->units[i - 1] = im->bytes + at;
+        at += (n + 7) & ~(uint64_t)7;
+        if (at > im->len)
+            at = im->len;
+    }
+    im->wrapper.magic = WRAPPER_MAGIC;
+    im->wrapper.version = 2;
+    im->wrapper.units = im->units;
+    return CUDA_SUCCESS;
+
+err_bad:
+    free(im->units);
+    im->units = NULL;
+    return CUDA_ERROR_INVALID_IMAGE;
+}
 
 typedef struct library {
     uint64_t id;
     CUlibrary lib;
     uint32_t kernel_count;
     CUkernel *kernels;
+    uint64_t *globals;           /* addresses LIBRARY_GET_GLOBAL recorded as session memory */
+    size_t global_count, global_cap;
     struct library *next;
 } library_t;
 
@@ -169,8 +246,16 @@ static const image_t *image_get(const bf_srv_call_t *call, CUresult *res_p)
             im->len = call->tail_len;
             im->hash_lo = lo;
             im->hash_hi = hi;
-            im->next = images;
-            images = im;
+            *res_p = image_prepare(im);
+            if (*res_p != CUDA_SUCCESS) {
+                bf_log_warn("library image of %" PRIu64 " bytes is malformed", call->tail_len);
+                free(im->bytes);
+                free(im);
+                im = NULL;
+            } else {
+                im->next = images;
+                images = im;
+            }
         }
     }
     pthread_mutex_unlock(&code_lock);
@@ -200,7 +285,8 @@ CUresult bf_srv_handle_library_load(bf_srv_session_t *session, bf_srv_call_t *ca
     if (l == NULL)
         return CUDA_ERROR_OUT_OF_MEMORY;
     l->id = req->library;
-    res = BF_SRV_DRV(drv, LibraryLoadData, &l->lib, im->bytes, NULL, NULL, 0, NULL, NULL, 0);
+    const void *code = im->units != NULL ? (const void *)&im->wrapper : (const void *)im->bytes;
+    res = BF_SRV_DRV(drv, LibraryLoadData, &l->lib, code, NULL, NULL, 0, NULL, NULL, 0);
     if (res != CUDA_SUCCESS)
         goto err_free;
     res = BF_SRV_DRV(drv, LibraryGetKernelCount, &count, l->lib);
@@ -277,9 +363,17 @@ CUresult bf_srv_handle_library_unload(bf_srv_session_t *session, bf_srv_call_t *
     pthread_mutex_unlock(&code_lock);
     if (l == NULL)
         return CUDA_ERROR_INVALID_HANDLE;
-    /* Launches already queued hold CUkernel values: the driver keeps the library's code until its
-     * queued work is done, as CUDA does for cuLibraryUnload. */
+    /* The scheduler ran this after every earlier op, launches of the library included. */
     CUresult res = BF_SRV_DRV(&session->drv, LibraryUnload, l->lib);
+    /* Its globals are no longer memory of the session. */
+    pthread_mutex_lock(&session->memory_lock);
+    for (size_t i = 0; i < l->global_count; i++) {
+        const bf_range_t *r = bf_range_map_find(&session->memory.allocations, l->globals[i]);
+        if (r != NULL && r->base == l->globals[i] && (r->value & BF_SRV_MEM_GLOBAL))
+            bf_range_map_remove(&session->memory.allocations, l->globals[i], NULL);
+    }
+    pthread_mutex_unlock(&session->memory_lock);
+    free(l->globals);
     free(l->kernels);
     free(l);
     return res;
@@ -315,12 +409,38 @@ CUresult bf_srv_handle_library_get_global(bf_srv_session_t *session, bf_srv_call
     /* The global is device memory of the session from now on: copies to and from it pass the
      * allocation check (it is forgotten with the device's allocations at a reset). */
     pthread_mutex_lock(&session->memory_lock);
-    if (bf_range_map_find(&session->memory.allocations, dptr) == NULL && size > 0)
-        (void)bf_range_map_insert(&session->memory.allocations, dptr, size, (uint64_t)dev->ordinal);
+    bool recorded = bf_range_map_find(&session->memory.allocations, dptr) == NULL && size > 0 &&
+                    bf_range_map_insert(&session->memory.allocations, dptr, size,
+                                        (uint64_t)dev->ordinal | BF_SRV_MEM_GLOBAL) == BF_OK;
     pthread_mutex_unlock(&session->memory_lock);
+    if (recorded) {
+        /* Remembered with its library, which forgets it at unload. */
+        pthread_mutex_lock(&code_lock);
+        l = library_find(req->library);
+        if (l != NULL && l->global_count == l->global_cap) {
+            size_t cap = l->global_cap ? l->global_cap * 2 : 8;
+            uint64_t *grown = realloc(l->globals, cap * sizeof(*grown));
+            if (grown != NULL) {
+                l->globals = grown;
+                l->global_cap = cap;
+            }
+        }
+        if (l != NULL && l->global_count < l->global_cap)
+            l->globals[l->global_count++] = dptr;
+        pthread_mutex_unlock(&code_lock);
+    }
     call->rep->LIBRARY_GET_GLOBAL.dptr = dptr;
     call->rep->LIBRARY_GET_GLOBAL.size = size;
     return CUDA_SUCCESS;
+}
+
+void bf_srv_code_reset_device(void)
+{
+    /* The reset forgot every global of the device (bf_srv_memory_release_device). */
+    pthread_mutex_lock(&code_lock);
+    for (library_t *l = libraries; l != NULL; l = l->next)
+        l->global_count = 0;
+    pthread_mutex_unlock(&code_lock);
 }
 
 CUresult bf_srv_handle_kernel_set_attribute(bf_srv_session_t *session, bf_srv_call_t *call)

@@ -1,6 +1,8 @@
-"""Every conformance program, built against the static and the shared CUDA runtime, run through
-openbf on the emulator: with bf run's private server (emu) and through a bf-server on TCP loopback.
-Each must exit 0 with every check passing. `program` and `variant` are parametrised by conftest.py."""
+"""Every conformance program, in each of its builds (static and shared runtime; programs with kernels
+also with each fatbin compression mode; perthread where asked), run through openbf on the emulator:
+with bf run's private server (emu) and through a bf-server on TCP loopback (the compression builds
+in emu only). Each must exit 0 with every check passing; programs listed in conftest.py's
+EXPECTED_FAILURES are xfail. `program`, `variant` and `mode` are parametrised by conftest.py."""
 
 from __future__ import annotations
 
@@ -8,15 +10,11 @@ import pytest
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("mode", ["emu", "tcp"])
 def test_program(program, variant, mode, runner, conformance_binaries, request):
     binary = conformance_binaries[(program, variant)]
-    if mode == "emu":
-        cmd = runner.through_bf(binary)
-    else:
-        cmd = runner.through_bf(binary, request.getfixturevalue("tcp_server").address)
-    outcome = runner.run_program(cmd, program, variant, mode, runner.openbf_env(),
-                                 timeout=runner.DEFAULT_TIMEOUT_S)
+    server = request.getfixturevalue("tcp_server") if mode == "tcp" else None
+    outcome = runner.run_through_openbf(binary, program, variant, mode, runner.openbf_env(),
+                                        runner.DEFAULT_TIMEOUT_S, server)
     assert outcome.ok, outcome.explain()
     assert outcome.passed, f"{program} ran no checks"
 
@@ -34,6 +32,15 @@ def test_output_parser_reports_failures(runner):
     assert not truncated.ok and truncated.verdict().startswith("INCOMPLETE")
     crashed = runner.parse_output(runner.Outcome("prog", "static", "emu", -11, 0.0, stdout=good))
     assert not crashed.ok and crashed.verdict() == "CRASH (SIGSEGV)"
+    outcome_of = runner.Outcome
+    expected = runner.parse_output(outcome_of("prog", "static", "emu", 1, 0.0, stdout=failing,
+                                              expected="why"))
+    assert not expected.ok and expected.xfailed and expected.verdict() == "XFAIL"
+    unexpected = runner.parse_output(outcome_of("prog", "static", "emu", 0, 0.0, stdout=good, expected="why"))
+    assert unexpected.ok and not unexpected.xfailed and unexpected.verdict() == "XPASS"
+    dirty = runner.parse_output(outcome_of("prog", "static", "asan", 1, 0.0, stdout=failing, expected="why",
+                                           sanitizer="runtime error: x"))
+    assert not dirty.xfailed and dirty.verdict() == "SANITIZER"
 
 
 def test_program_variants(runner, tmp_path):
@@ -41,12 +48,31 @@ def test_program_variants(runner, tmp_path):
     (tmp_path / "plain.cu").write_text("int main(void) { return 0; }\n")
     (tmp_path / "more.cu").write_text("/* conformance-variants: static shared perthread */\n")
     (tmp_path / "bad.cu").write_text("// conformance-variants: static turbo\n")
+    (tmp_path / "kernel.cu").write_text("__global__ void k(void) {}\n")
+    (tmp_path / "rdc.cu").write_text("// conformance-options: -rdc=true\n// conformance-sources: part/b.cu\n")
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "b.cu").write_text("")
     assert runner.program_variants("plain", tmp_path) == ("static", "shared")
+    assert runner.program_variants("kernel", tmp_path) == runner.KERNEL_VARIANTS
+    assert runner.KERNEL_VARIANTS == ("static", "shared", "compress-speed", "compress-size")
     assert runner.program_variants("more", tmp_path) == ("static", "shared", "perthread")
+    assert runner.program_build_inputs("plain", tmp_path) == ((), ())
+    assert runner.program_build_inputs("rdc", tmp_path) == ((tmp_path / "part" / "b.cu",), ("-rdc=true",))
+    cmd = runner.nvcc_command("nvcc", tmp_path / "rdc.cu", tmp_path / "out", "compress-size",
+                              sources=[tmp_path / "part" / "b.cu"], options=["-rdc=true"])
+    assert "--compress-mode=size" in cmd and "-rdc=true" in cmd and cmd[-1] == str(tmp_path / "part" / "b.cu")
+    (tmp_path / "cc.cu").write_text("/* conformance-env: BF_EMU_CC=8.0 A=b=c */\n")
+    assert runner.program_env("cc", tmp_path) == {"BF_EMU_CC": "8.0", "A": "b=c"}
+    assert runner.program_env("plain", tmp_path) == {}
+    (tmp_path / "lost.cu").write_text("// conformance-sources: nowhere.cu\n")
+    with pytest.raises(runner.BuildError, match="nowhere.cu"):
+        runner.program_build_inputs("lost", tmp_path)
     with pytest.raises(runner.BuildError, match="turbo"):
         runner.program_variants("bad", tmp_path)
     assert ("legacy", "perthread") in runner.program_variant_pairs()
     assert ("memory", "perthread") not in runner.program_variant_pairs()
+    assert ("memory", "compress-size") not in runner.program_variant_pairs()
+    assert ("scan", "compress-speed") in runner.program_variant_pairs()
     cmd = runner.nvcc_command("nvcc", tmp_path / "more.cu", tmp_path / "out", "perthread")
     assert cmd[1:5] == ["-cudart", "static", "--default-stream", "per-thread"], cmd
 

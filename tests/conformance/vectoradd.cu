@@ -1,5 +1,5 @@
 /* vectoradd.cu: the classic first kernel, launched with <<<>>>, results checked against the host.
- * conformance-variants: static shared perthread */
+ * conformance-variants: static shared compress-speed compress-size perthread */
 #include "check.h"
 
 #include <vector>

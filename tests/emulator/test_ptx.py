@@ -51,6 +51,19 @@ def test_table(family: str) -> None:
     assert "FAIL" not in result.stdout
 
 
+def test_tables_through_the_driver_api() -> None:
+    """The same rows through a driver library (--driver: cuModuleLoadData and cuLaunchKernel of
+    libbfemu.so here; on a GPU host the same command takes NVIDIA's libcuda.so.1)."""
+    from openbf import paths
+
+    tables = [str(TABLES / f"{family}.ptx") for family in FAMILIES]
+    result = run([str(build_file("tests/c/ptx/test_ptx_table")), "--driver", str(paths.libbfemu()), *tables])
+    rows = re.search(r"^ROWS (\d+)$", result.stdout, re.M)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows and int(rows.group(1)) > 100, result.stdout
+    assert result.stdout.count("PASS ") == int(rows.group(1)), result.stdout
+
+
 def test_every_row_is_parsed() -> None:
     """Each //@ line of a table is run (a typo in a row is a failure, never a silent skip)."""
     for family in FAMILIES:

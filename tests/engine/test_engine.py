@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_PROGRAM = Path(__file__).resolve().with_name("runtime_calls.cu")
 CONN_SCENARIOS = ["noserver", "unreachable", "version", "silence", "heartbeat", "malformed", "dead", "fork",
-                  "crossed"]
+                  "crossed", "output", "deaf"]
 
 CUDA_ERROR_NO_DEVICE = 100
 CUDA_ERROR_DEVICES_UNAVAILABLE = 46  # cudaErrorDevicesUnavailable, from CUDA_ERROR_DEVICE_UNAVAILABLE

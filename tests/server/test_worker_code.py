@@ -4,7 +4,10 @@ LIBRARY_UNLOAD. A socketpair client (worker_harness) against the worker and the 
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import subprocess
 
 import pytest
 from openbf import paths
@@ -141,3 +144,104 @@ def test_launch_runs_faults_latch_and_reset_clears(session):
     launch(session, kernel, fresh, 9)
     assert session.sync() == CUDA_ERROR_INVALID_HANDLE
     assert session.goodbye().returncode == 0
+
+
+# ---- fatbins and rdc bundles (protocol/code_info.h) -----------------------------------------------
+
+BUNDLE_MAGIC = 0x444E4246  # "FBND"
+
+
+@pytest.fixture(scope="module")
+def fatbin(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    nvcc = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.path.exists("/usr/local/bin/nvcc") else None)
+    if nvcc is None:
+        pytest.skip("nvcc not found: no fatbin to load")
+    out = tmp_path_factory.mktemp("fatbin")
+    source = out / "fill.cu"
+    source.write_text("__global__ void fill(unsigned *p, unsigned v) { p[threadIdx.x] = v; }\n")
+    subprocess.run([nvcc, "-fatbin", "-arch=compute_75", "-o", str(out / "fill.fatbin"), str(source)],
+                   check=True, capture_output=True, timeout=120)
+    return (out / "fill.fatbin").read_bytes()
+
+
+def bundle(*fatbins: bytes, lengths: list[int] | None = None) -> bytes:
+    parts = [struct.pack("<II", BUNDLE_MAGIC, len(fatbins))]
+    for i, f in enumerate(fatbins):
+        n = len(f) if lengths is None else lengths[i]
+        parts.append(struct.pack("<Q", n) + f + b"\0" * (-len(f) % 8))
+    return b"".join(parts)
+
+
+def test_rdc_bundle_loads_as_a_version_2_wrapper(session, fatbin):
+    image = bundle(fatbin, fatbin, fatbin)
+    reply = load(session, 20, image, code_hash(image))
+    assert reply.result == 0, reply
+    assert [name for name, _, _ in parse_kernels(reply.tail, reply.fields["kernel_count"])] == ["_Z4fillPjj"]
+    ptr = session.alloc(4096)
+    launch(session, 20 << KERNEL_BITS, ptr, 77)
+    assert session.call("MEMCPY_DTOH", {"src": ptr, "size": 8}).tail == struct.pack("<II", 77, 77)
+
+
+def test_fatbins_that_do_not_fit_are_refused(session, fatbin):
+    # A plain fatbin whose header says more than was sent: the driver would read past the copy.
+    cut = fatbin[:-8]
+    assert load(session, 30, cut, code_hash(cut)).result == CUDA_ERROR_INVALID_IMAGE
+    bad = [
+        bundle(fatbin, lengths=[len(fatbin) + 64]),        # length past the end of the image
+        bundle(fatbin, cut, lengths=[len(fatbin), len(fatbin)]),  # a per-TU fatbin cut short
+        bundle(b"\0" * 32),                                   # not a fatbin
+        struct.pack("<II", BUNDLE_MAGIC, 0),                  # no fatbin at all
+        struct.pack("<II", BUNDLE_MAGIC, 1 << 20),            # more than the image holds
+    ]
+    for i, image in enumerate(bad):
+        assert load(session, 31 + i, image, code_hash(image)).result == CUDA_ERROR_INVALID_IMAGE, i
+    # The worker is unharmed.
+    assert load(session, 40, fatbin, code_hash(fatbin)).result == 0
+
+
+GLOBAL_PTX = b"""
+.version 7.5
+.target sm_75
+.address_size 64
+
+.visible .global .align 4 .u32 counter[4];
+
+.visible .entry bump()
+{
+    .reg .b32 %r<3>;
+    ld.global.u32 %r1, [counter];
+    add.u32 %r2, %r1, 1;
+    st.global.u32 [counter], %r2;
+    ret;
+}
+\0"""
+
+
+def test_globals_are_session_memory_until_their_library_goes(session):
+    assert load(session, 50, GLOBAL_PTX, code_hash(GLOBAL_PTX)).result == 0
+    name = b"counter"
+    reply = session.call("LIBRARY_GET_GLOBAL", {"library": 50, "device": 0, "name_len": len(name)}, name)
+    assert reply.result == 0 and reply.fields["size"] == 16, reply
+    addr = reply.fields["dptr"]
+    session.post("MEMCPY_HTOD", {"dst": addr, "size": 4, "stream": 0}, struct.pack("<I", 41))
+    session.post("LAUNCH_KERNEL", {"kernel": 50 << KERNEL_BITS, "grid_x": 1, "grid_y": 1, "grid_z": 1,
+                                   "block_x": 1, "block_y": 1, "block_z": 1, "shared_bytes": 0,
+                                   "stream": 0, "params_len": 0})
+    # A global is never freed as an allocation.
+    session.post("MEM_FREE", {"dptr": addr})
+    assert session.sync() == CUDA_ERROR_INVALID_VALUE
+    assert session.call("MEMCPY_DTOH", {"src": addr, "size": 4}).tail == struct.pack("<I", 42)
+    # The unload waits for the work before it; then the global is no memory of the session.
+    session.post("LIBRARY_UNLOAD", {"library": 50})
+    assert session.sync() == 0
+    assert session.call("MEMCPY_DTOH", {"src": addr, "size": 4}).result == CUDA_ERROR_INVALID_VALUE
+
+
+def test_unload_waits_for_queued_launches(session):
+    assert load(session, 60, PTX, code_hash(PTX)).result == 0
+    ptr = session.alloc(4096)
+    for value in range(1, 200):
+        launch(session, 60 << KERNEL_BITS, ptr, value)
+    session.post("LIBRARY_UNLOAD", {"library": 60})
+    assert session.sync() == 0   # no launch found its kernel gone
+    assert session.call("MEMCPY_DTOH", {"src": ptr, "size": 4}).tail == struct.pack("<I", 199)

@@ -13,6 +13,7 @@ answers that take microseconds, with wide margins.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import time
 
@@ -364,6 +365,28 @@ def test_reset_forgets_the_device_streams_and_events(s):
     assert s.read(fresh, 64, again).tail == b"\x09" * 64
     ended = s.w.goodbye()
     assert ended.returncode == 0, ended.log
+
+
+def test_session_cut_with_synchronisations_queued_is_clean():
+    """The client vanishes while synchronisations wait behind queued work (on waiter threads'
+    queue): the worker drops them with the rest and ends normally (an ASan worker, through
+    BF_WORKER_PATH, reports any op left behind as a leak)."""
+    with Worker(driver=emulator()) as worker:
+        s = Session(worker)
+        ptr = worker.alloc(BIG)
+        st = s.stream(CU_STREAM_NON_BLOCKING)
+        event = s.event()
+        for _ in range(8):
+            s.memset(ptr, 1, BIG, st)
+        s.record(event, st)
+        for _ in range(3):
+            worker.send("EVENT_SYNCHRONIZE", {"event": event}, posted=False)
+            worker.send("CTX_SYNCHRONIZE", {"device": 0}, posted=False)
+        worker.sock.shutdown(socket.SHUT_RDWR)
+        ended = worker.wait(timeout=60)
+    assert ended.returncode == 0, ended.log
+    assert ended.stats["reason"] == "connection closed without goodbye"
+    assert "LeakSanitizer" not in ended.log and "AddressSanitizer" not in ended.log, ended.log
 
 
 def test_session_end_with_work_queued_is_clean():

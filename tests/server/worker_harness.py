@@ -178,6 +178,7 @@ class Worker:
         self._stats = os.fdopen(stats_read, "rb")
         self._next_id = 1
         self.heartbeats: list[Frame] = []
+        self.output: list[tuple[int, bytes]] = []  # OUTPUT frames (fd, bytes), in arrival order
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -237,6 +238,9 @@ class Worker:
             frame = self.recv(timeout)
             if frame.op == "HEARTBEAT" and not frame.flags & FRAME_REPLY:
                 self.heartbeats.append(frame)
+                continue
+            if frame.op == "OUTPUT" and not frame.flags & FRAME_REPLY:
+                self.output.append((frame.fields["fd"], frame.tail))
                 continue
             assert frame.flags & FRAME_REPLY, frame
             assert (frame.op, frame.request_id) == (op, request_id), frame

@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 """Builds and runs openbf's conformance programs (tests/conformance/*.cu).
 
-Each program is built twice with nvcc, against the default static CUDA runtime and with
-``-cudart shared``, into a cache directory (default ``tests/conformance/bin/``); a program whose
-source has a line ``conformance-variants: static shared perthread`` also gets a
-``--default-stream per-thread`` build. A program is rebuilt only when its source, the shared harness
-(check.h), the nvcc flags or the nvcc version changed. Builds run in parallel.
+Each program is built with nvcc against the default static CUDA runtime and with ``-cudart shared``;
+a program with kernels (``__global__`` in its source) also with ``--compress-mode=speed`` and
+``--compress-mode=size`` (variants compress-speed, compress-size: the fatbin's compression). Builds
+go into a cache directory (default ``tests/conformance/bin/``). Lines in a program's source change
+its build: ``conformance-variants: static shared perthread`` lists its variants (perthread:
+``--default-stream per-thread``), ``conformance-options: -rdc=true`` adds nvcc options and
+``conformance-sources: rdc/part.cu`` more sources (relative to tests/conformance; nvcc compiles and,
+with -rdc=true, device-links them with the program), and ``conformance-env: BF_EMU_CC=8.0``
+environment variables for its runs through openbf on the emulator (such a program gets a bf-server
+of its own in the server modes, started with them). A program is rebuilt only when one of its
+sources, the shared harness (check.h), the nvcc flags or the nvcc version changed. Builds run in
+parallel.
 
 Modes:
   emu       through ``bf run`` with its private server on the CPU emulator
@@ -56,16 +63,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE_DIR = REPO / "tests" / "conformance"
 DEFAULT_BIN_DIR = CONFORMANCE_DIR / "bin"
-# Every program is built against the static and the shared runtime. A program may ask for more
-# builds with a line "conformance-variants: NAME ..." in its source (the whole list, these two
-# included); EXTRA_VARIANTS are the builds only such programs get.
+# Every program is built against the static and the shared runtime; a program with kernels also with
+# each fatbin compression mode (KERNEL_VARIANTS). A program may ask for other builds with a line
+# "conformance-variants: NAME ..." in its source (the whole list); EXTRA_VARIANTS are the builds only
+# such programs get.
 VARIANTS = ("static", "shared")
+KERNEL_VARIANTS = ("static", "shared", "compress-speed", "compress-size")
 EXTRA_VARIANTS = ("perthread",)
-ALL_VARIANTS = VARIANTS + EXTRA_VARIANTS
+ALL_VARIANTS = KERNEL_VARIANTS + EXTRA_VARIANTS
 # nvcc options of each variant; "none" is for driver-API programs that dlopen libcuda.so.1 themselves.
 VARIANT_OPTIONS: dict[str, tuple[str, ...]] = {
     "static": ("-cudart", "static"),
     "shared": ("-cudart", "shared"),
+    "compress-speed": ("-cudart", "static", "--compress-mode=speed"),
+    "compress-size": ("-cudart", "static", "--compress-mode=size"),
     "perthread": ("-cudart", "static", "--default-stream", "per-thread"),
     "none": ("-cudart", "none"),
 }
@@ -75,6 +86,17 @@ NVCC_FLAGS = ("-std=c++17", "-O1", "-lineinfo")
 # Header files every program includes; a change rebuilds everything.
 SHARED_SOURCES = ("check.h",)
 DEFAULT_TIMEOUT_S = 180.0
+# Programs that fail through openbf on the emulator today because a feature is still missing, with
+# the reason (its line in the coordination file of the work in progress). In the emulator modes
+# (emu, tcp, unix, asan) their failure is reported as XFAIL and does not fail the run, unless a
+# sanitizer reported something; a pass shows as XPASS. tests/conformance marks them xfail. Remove a
+# line when the feature lands; never weaken a program instead.
+EXPECTED_FAILURES: dict[str, str] = {
+    "rdc": "rdc | fatbin ... has no PTX for compute_75 or lower (it holds sm_75 SASS); the emulator runs PTX "
+           "only (built with -rdc=true: the device-linked image has SASS only; each TU's PTX comes with "
+           "__cudaRegisterLinkedBinary_*) | ENGINE/FRONT",
+}
+EMULATOR_MODES = ("emu", "tcp", "unix", "asan")
 SERVER_START_TIMEOUT_S = 20.0
 SERVER_STOP_TIMEOUT_S = 10.0
 
@@ -135,17 +157,49 @@ def programs(only: Sequence[str] = ()) -> list[str]:
     return names
 
 
-def program_variants(name: str, source_dir: Path = CONFORMANCE_DIR) -> tuple[str, ...]:
-    """The builds of one program: VARIANTS, or the list on its "conformance-variants:" line."""
+def program_directive(name: str, key: str, source_dir: Path = CONFORMANCE_DIR) -> tuple[str, ...] | None:
+    """The words after "conformance-<key>:" in a program's source, or None without such a line."""
+    marker = f"conformance-{key}:"
     for line in (source_dir / f"{name}.cu").read_text(errors="replace").splitlines():
-        _, marker, rest = line.partition("conformance-variants:")
-        if marker:
-            variants = tuple(rest.replace("*/", " ").split())
-            unknown = sorted(set(variants) - set(ALL_VARIANTS))
-            if unknown or not variants:
-                raise BuildError(f"{name}.cu: unknown conformance variants {unknown or '(none listed)'}")
-            return variants
+        _, found, rest = line.partition(marker)
+        if found:
+            return tuple(rest.replace("*/", " ").split())
+    return None
+
+
+def program_env(name: str, source_dir: Path = CONFORMANCE_DIR) -> dict[str, str]:
+    """The "conformance-env: NAME=VALUE ..." of a program: what its runs on the emulator need (a
+    compute capability through BF_EMU_CC, ...)."""
+    words = program_directive(name, "env", source_dir) or ()
+    bad = [w for w in words if "=" not in w]
+    if bad:
+        raise BuildError(f"{name}.cu: conformance-env wants NAME=VALUE, got {', '.join(bad)}")
+    return dict(w.split("=", 1) for w in words)
+
+
+def program_variants(name: str, source_dir: Path = CONFORMANCE_DIR) -> tuple[str, ...]:
+    """The builds of one program: the list on its "conformance-variants:" line, else KERNEL_VARIANTS
+    for a program with kernels and VARIANTS for one without."""
+    variants = program_directive(name, "variants", source_dir)
+    if variants is not None:
+        unknown = sorted(set(variants) - set(ALL_VARIANTS))
+        if unknown or not variants:
+            raise BuildError(f"{name}.cu: unknown conformance variants {unknown or '(none listed)'}")
+        return variants
+    if "__global__" in (source_dir / f"{name}.cu").read_text(errors="replace"):
+        return KERNEL_VARIANTS
     return VARIANTS
+
+
+def program_build_inputs(name: str,
+                         source_dir: Path = CONFORMANCE_DIR) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """A program's further sources ("conformance-sources:", relative to source_dir) and nvcc options
+    ("conformance-options:")."""
+    sources = tuple(source_dir / s for s in program_directive(name, "sources", source_dir) or ())
+    missing = [str(s) for s in sources if not s.is_file()]
+    if missing:
+        raise BuildError(f"{name}.cu: conformance sources not found: {', '.join(missing)}")
+    return sources, program_directive(name, "options", source_dir) or ()
 
 
 def program_variant_pairs(names: Sequence[str] | None = None,
@@ -171,17 +225,21 @@ def build_key(source: Path, variant: str, nvcc_version: str, extra_sources: Sequ
 
 
 def nvcc_command(nvcc: str, source: Path, output: Path, variant: str,
-                 flags: Sequence[str] = NVCC_FLAGS, libs: Sequence[str] = ()) -> list[str]:
+                 flags: Sequence[str] = NVCC_FLAGS, libs: Sequence[str] = (),
+                 sources: Sequence[Path] = (), options: Sequence[str] = ()) -> list[str]:
     """variant names the build (VARIANT_OPTIONS): the runtime to link, static (nvcc's default) or
-    shared, the per-thread default stream (perthread), or none (driver-API programs that dlopen
-    libcuda.so.1 themselves)."""
-    options = VARIANT_OPTIONS.get(variant, ("-cudart", variant))
-    return [nvcc, *options, *flags, "-o", str(output), str(source), *libs]
+    shared, a fatbin compression mode, the per-thread default stream (perthread), or none
+    (driver-API programs that dlopen libcuda.so.1 themselves). sources and options are the
+    program's own (program_build_inputs)."""
+    variant_options = VARIANT_OPTIONS.get(variant, ("-cudart", variant))
+    return [nvcc, *variant_options, *flags, *options, "-o", str(output), str(source),
+            *(str(s) for s in sources), *libs]
 
 
 def build_one(nvcc: str, nvcc_version: str, source: Path, output: Path, variant: str,
               extra_sources: Sequence[Path] = (), flags: Sequence[str] = NVCC_FLAGS,
-              libs: Sequence[str] = ()) -> tuple[Path, bool]:
+              libs: Sequence[str] = (), sources: Sequence[Path] = (),
+              options: Sequence[str] = ()) -> tuple[Path, bool]:
     """Builds source into output unless the stamp beside output says it is current.
     A program with a companion ``<name>.kernels`` (CUDA source) also gets ``<output>.ptx`` and
     ``<output>.fatbin`` built from it (nvcc -ptx / -fatbin), for driver-API programs that load
@@ -189,13 +247,13 @@ def build_one(nvcc: str, nvcc_version: str, source: Path, output: Path, variant:
     kernels = source.with_suffix(".kernels")
     if kernels.exists():
         extra_sources = (*extra_sources, kernels)
-    key = build_key(source, variant, nvcc_version, extra_sources, (*flags, *libs))
+    key = build_key(source, variant, nvcc_version, (*extra_sources, *sources), (*flags, *options, *libs))
     stamp = output.with_name(output.name + ".key")
     if output.exists() and stamp.exists() and stamp.read_text().strip() == key:
         return output, False
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    cmd = nvcc_command(nvcc, source, partial, variant, flags, libs)
+    cmd = nvcc_command(nvcc, source, partial, variant, flags, libs, sources, options)
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     except subprocess.TimeoutExpired as e:
@@ -229,10 +287,11 @@ def build_all(names: Sequence[str], variants: Sequence[str] = (), bin_dir: Path 
     jobs = jobs or min(8, os.cpu_count() or 2)
     out: dict[tuple[str, str], Path] = {}
     errors: list[str] = []
+    inputs = {name: program_build_inputs(name, source_dir) for name in names}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(build_one, nvcc, version, source_dir / f"{name}.cu", bin_dir / f"{name}.{variant}",
-                        variant, shared): (name, variant)
+                        variant, shared, sources=inputs[name][0], options=inputs[name][1]): (name, variant)
             for name in names for variant in program_variants(name, source_dir)
             if not variants or variant in variants
         }
@@ -370,17 +429,25 @@ class Outcome:
     stderr: str = ""
     note: str = ""                  # a comparison's verdict (both-gpu)
     sanitizer: str = ""             # a sanitizer's report seen on stderr (asan)
+    expected: str = ""              # why this program is expected to fail (EXPECTED_FAILURES)
 
     @property
     def ok(self) -> bool:
         return (self.returncode == 0 and not self.failed and not self.note and not self.sanitizer
                 and self.final.startswith(f"PASS {self.program}:"))
 
+    @property
+    def xfailed(self) -> bool:
+        """Failed as EXPECTED_FAILURES says it would (and no sanitizer report)."""
+        return bool(self.expected) and not self.ok and not self.sanitizer
+
     def verdict(self) -> str:
-        if self.returncode is None:
-            return "TIMEOUT"
         if self.sanitizer:
             return "SANITIZER"
+        if self.expected:
+            return "XPASS" if self.ok else "XFAIL"
+        if self.returncode is None:
+            return "TIMEOUT"
         if self.note:
             return "DIFFERS"
         if self.ok:
@@ -591,6 +658,21 @@ def run_contract(sanitizer: Sanitizer, library: Path, label: str, env: dict[str,
     return parse_contract_output(outcome)
 
 
+def run_through_openbf(binary: Path, name: str, variant: str, mode: str, env: dict[str, str],
+                       timeout: float = DEFAULT_TIMEOUT_S, server: BfServer | None = None) -> Outcome:
+    """One program through openbf on the emulator: bf run's private server (mode emu), or `server`
+    (tcp, unix). A program with a conformance-env runs with those variables, and in the server modes
+    on a server of its own started with them (the worker inherits the server's environment)."""
+    extra = program_env(name)
+    env = {**env, **extra}
+    if mode == "emu":
+        return run_program(through_bf(binary), name, variant, mode, env, timeout)
+    if extra or server is None:
+        with BfServer(mode, "emu", env) as own:
+            return run_program(through_bf(binary, own.address), name, variant, mode, env, timeout)
+    return run_program(through_bf(binary, server.address), name, variant, mode, env, timeout)
+
+
 def run_sanitized(binaries: dict[tuple[str, str], Path], sanitizer: Sanitizer, timeout: float,
                   contract: bool = True) -> list[Outcome]:
     """The asan mode: every program, then the driver contract, through the sanitized build. A report
@@ -598,19 +680,31 @@ def run_sanitized(binaries: dict[tuple[str, str], Path], sanitizer: Sanitizer, t
     env = openbf_env()
     outcomes: list[Outcome] = []
     server = BfServer("tcp", "emu", sanitizer.server_env(env), sanitizer.server_args())
+    extra_logs: list[str] = []
     try:
         server.start()
-        program_env = sanitizer.program_env(env, server.address)
         for name, variant in sorted(binaries):
             binary = binaries[(name, variant)]
-            outcome = run_program([str(binary)], name, variant, "asan", program_env, timeout)
+            extra = program_env(name)
+            if extra:
+                # A server of its own, with the program's environment (conformance-env).
+                own = BfServer("tcp", "emu", sanitizer.server_env({**env, **extra}), sanitizer.server_args())
+                try:
+                    own.start()
+                    outcome = run_program([str(binary)], name, variant, "asan",
+                                          sanitizer.program_env({**env, **extra}, own.address), timeout)
+                finally:
+                    extra_logs.append(own.stop())
+            else:
+                outcome = run_program([str(binary)], name, variant, "asan",
+                                      sanitizer.program_env(env, server.address), timeout)
             outcome.sanitizer = sanitizer_lines(outcome.stderr)
             outcomes.append(outcome)
         if contract and sanitizer.contract.is_file():
             outcomes.append(run_contract(sanitizer, sanitizer.libbf, "libbf",
                                          sanitizer.contract_env(env, server.address), timeout))
     finally:
-        log = server.stop()
+        log = "\n".join([server.stop(), *extra_logs])
     worker = Outcome("bf-worker", "server log", "asan", 0, 0.0, final="PASS bf-worker: no sanitizer report",
                      stderr=log, sanitizer=sanitizer_lines(log, context=80))
     outcomes.append(worker)
@@ -643,14 +737,12 @@ def run_all(binaries: dict[tuple[str, str], Path], mode: str, timeout: float = D
             binary = binaries[key]
             if mode == "native":
                 return run_program([str(binary)], name, variant, mode, env, timeout)
-            if mode == "emu":
-                return run_program(through_bf(binary), name, variant, mode, env, timeout)
+            if mode in ("emu", "tcp", "unix"):
+                return run_through_openbf(binary, name, variant, mode, env, timeout, server)
             assert server is not None
             remote = run_program(through_bf(binary, server.address), name, variant, mode, env, timeout)
-            if mode == "both-gpu":
-                native = run_program([str(binary)], name, variant, "native", env, timeout)
-                return compare(native, remote)
-            return remote
+            native = run_program([str(binary)], name, variant, "native", env, timeout)
+            return compare(native, remote)
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             return list(pool.map(one, keys))
@@ -720,8 +812,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ServerError, BuildError) as e:
         print(f"conformance: {e}", file=sys.stderr)
         return 2
+    if args.mode in EMULATOR_MODES:
+        for o in outcomes:
+            o.expected = EXPECTED_FAILURES.get(o.program, "")
     print(format_table(outcomes))
-    bad = [o for o in outcomes if not o.ok]
+    bad = [o for o in outcomes if not o.ok and not o.xfailed]
+    for o in outcomes:
+        if o.xfailed:
+            print(f"{o.program} [{o.variant}, {o.mode}]: expected failure: {o.expected}", file=sys.stderr)
     for o in bad if args.verbose else bad[:5]:
         print("\n" + o.explain(), file=sys.stderr)
     if sanitizer is not None:
@@ -736,8 +834,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(o) | {"ok": o.ok, "verdict": o.verdict()} for o in outcomes],
                                         indent=2) + "\n")
-    passed = len(outcomes) - len(bad)
-    print(f"\n{passed}/{len(outcomes)} passed" + (f", {len(bad)} failed" if bad else ""))
+    xfailed = sum(o.xfailed for o in outcomes)
+    passed = len(outcomes) - len(bad) - xfailed
+    print(f"\n{passed}/{len(outcomes)} passed" + (f", {xfailed} expected failures" if xfailed else "")
+          + (f", {len(bad)} failed" if bad else ""))
     return 1 if bad else 0
 
 

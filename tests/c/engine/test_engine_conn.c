@@ -7,6 +7,12 @@
  * "crossed": two threads wait at once and the peer answers their requests in the reverse order;
  * each must get its own reply (the leader/follower reading of rpc.c).
  *
+ * "output": OUTPUT frames before a reply reach the program's stdout and stderr before the call
+ * returns; one naming a descriptor other than 1 or 2 is a malformed message.
+ *
+ * "deaf": the peer stays connected but stops reading; a copy larger than the socket's buffers
+ * must fail within the heartbeat timeout instead of blocking forever.
+ *
  * Usage: test_engine_conn SCENARIO. Each scenario runs in a fresh process because the
  * connection's state is sticky by design. stderr is captured to check that libbf prints exactly
  * one line for an unreachable or lost server.
@@ -37,6 +43,9 @@ static FILE *real_stderr;
 
 static FILE *captured;
 static const char *scenario;
+
+/* The "deaf" scenario's copy: far more than a socket buffers. */
+#define DEAF_COPY (16u << 20)
 
 CUresult bf_unsupported(const char *name)
 {
@@ -85,6 +94,15 @@ static void send_heartbeat(bf_tp_conn_t *conn, uint64_t sequence)
     (void)bf_tp_send_frame(conn, BF_OP_HEARTBEAT, BF_FRAME_POSTED, 0, fixed, len, NULL, 0);
 }
 
+static void send_output(bf_tp_conn_t *conn, uint32_t fd, const char *text)
+{
+    uint8_t fixed[BF_PROTO_MAX_FIXED];
+    bf_req_OUTPUT_t out = {.fd = fd, .len = (uint32_t)strlen(text)};
+    size_t len = bf_proto_encode(&bf_proto_op(BF_OP_OUTPUT)->request, &out, fixed);
+
+    (void)bf_tp_send_frame(conn, BF_OP_OUTPUT, BF_FRAME_POSTED, 0, fixed, len, text, out.len);
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -106,9 +124,9 @@ static void answer_hello(bf_tp_conn_t *conn, const bf_frame_hdr_t *hdr, const bf
         return;
     }
     snprintf(device.name, sizeof(device.name), "scripted device");
-    device.total_mem = 1u << 20;
+    device.total_mem = 64u << 20;
     device.window_base = req->va_base;
-    device.window_size = 1u << 20;
+    device.window_size = 64u << 20;
     device.attributes[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR] = 7;
     device.attributes[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR] = 5;
     send_reply(conn, BF_OP_HELLO, hdr->request_id, &rep, &device, sizeof(device));
@@ -162,6 +180,10 @@ static void *peer_main(void *arg)
                                       .dptr = hello_va_base + next_alloc};
             next_alloc += (req.alloc.bytesize + 255) & ~255ull;
             send_reply(conn, hdr.op, hdr.request_id, &rep, NULL, 0);
+            if (strcmp(scenario, "deaf") == 0 && req.alloc.bytesize == DEAF_COPY) {
+                sleep_ms(4000);  /* connected, reading nothing, sending nothing */
+                goto out;
+            }
             break;
         }
         case BF_OP_CTX_SYNCHRONIZE: {
@@ -172,6 +194,15 @@ static void *peer_main(void *arg)
                 for (int i = 0; i < 10; i++) {  /* 1 s of work, four times the timeout */
                     sleep_ms(100);
                     send_heartbeat(conn, (uint64_t)i);
+                }
+                send_reply(conn, hdr.op, hdr.request_id, &rep, NULL, 0);
+            } else if (strcmp(scenario, "output") == 0) {
+                static int syncs;
+                if (syncs++ == 0) {
+                    send_output(conn, 1, "device line 1\ndevice line 2\n");
+                    send_output(conn, 2, "device assert message\n");
+                } else {
+                    send_output(conn, 7, "nowhere\n");
                 }
                 send_reply(conn, hdr.op, hdr.request_id, &rep, NULL, 0);
             } else if (strcmp(scenario, "malformed") == 0) {
@@ -308,6 +339,46 @@ static void run_scenario(void)
         return;
     }
 
+    if (strcmp(scenario, "output") == 0) {
+        /* stdout goes to a file of ours for the check; what libbf wrote must be there, flushed,
+         * after the line printed before the call. */
+        FILE *out = tmpfile();
+        fflush(stdout);
+        int saved = dup(STDOUT_FILENO);
+        dup2(fileno(out), STDOUT_FILENO);
+        printf("program line\n");
+        CHECK(cuCtxSynchronize() == CUDA_SUCCESS);
+        char text[256] = {0};
+        CHECK(pread(fileno(out), text, sizeof(text) - 1, 0) > 0);
+        CHECK(strcmp(text, "program line\ndevice line 1\ndevice line 2\n") == 0);
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        fclose(out);
+        CHECK(count_lines("") == 0);  /* no "openbf:" line: the message is the device's */
+        char line[256] = {0};
+        rewind(captured);
+        CHECK(fgets(line, sizeof(line), captured) != NULL &&
+              strcmp(line, "device assert message\n") == 0);
+        CHECK(cuCtxSynchronize() == CUDA_ERROR_DEVICE_UNAVAILABLE);
+        CHECK(count_lines("malformed output frame") == 1);
+        return;
+    }
+
+    if (strcmp(scenario, "deaf") == 0) {
+        CUdeviceptr big;
+        uint8_t *data = calloc(1, DEAF_COPY);
+        CHECK(cuMemAlloc_v2(&big, DEAF_COPY) == CUDA_SUCCESS);
+        double start = now_s();
+        CHECK(cuMemcpyHtoD_v2(big, data, DEAF_COPY) == CUDA_ERROR_DEVICE_UNAVAILABLE);
+        double waited = now_s() - start;
+        CHECK(waited > 0.25 && waited < 2.0);  /* the timeout is 300 ms here */
+        CHECK(cuMemAlloc_v2(&dptr, 16) == CUDA_ERROR_DEVICE_UNAVAILABLE);
+        CHECK(count_lines("took no data") == 1);
+        free(data);
+        return;
+    }
+
     double start = now_s();
     CUresult result = cuCtxSynchronize();
     double waited = now_s() - start;
@@ -338,7 +409,7 @@ int main(int argc, char **argv)
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s noserver|unreachable|version|silence|heartbeat|malformed|dead|fork|"
-                "crossed\n",
+                "crossed|output|deaf\n",
                 argv[0]);
         return 2;
     }

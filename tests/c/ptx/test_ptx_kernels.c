@@ -781,6 +781,62 @@ static void test_corrupt(void)
     CHECK("corrupt and truncated modules", loaded > 0 && refused > 0, "loaded %d, refused %d", loaded, refused);
 }
 
+/* The PTX linker (bf_ptx_link) on two -rdc=true units from the source tree's cuda/rdc/: a function
+ * and variables of the other unit, same-named static functions, an unresolved .extern. */
+static void test_link(void)
+{
+    char path[1024];
+    char *text[2];
+    size_t len[2];
+    static const char *const files[2] = {"link_a.ptx", "link_b.ptx"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/rdc/%s", BF_PTX_CUDA_DIR, files[i]);
+        text[i] = ptx_host_read_file(path, &len[i]);
+        if (!text[i]) {
+            printf("FAIL link: cannot read %s\n", path);
+            failures++;
+            return;
+        }
+    }
+    char err[256] = "", *linked = NULL;
+    size_t linked_len = 0;
+    bf_status_t s = bf_ptx_link((const char *const *)text, len, 2, &linked, &linked_len, err, sizeof(err));
+    bf_ptx_module_t *m = NULL;
+    if (s == BF_OK)
+        s = bf_ptx_module_load(linked, linked_len, &m, err, sizeof(err));
+    CHECK("link two units", s == BF_OK, "%s: %s", bf_status_name(s), err);
+    if (m) {
+        ptx_host_memory_t mem = {0};
+        void *store[8] = {0};
+        bind_globals(m, &mem, store, 8);
+        uint64_t din, dout;
+        int *in = dev(&mem, 32 * sizeof(int), &din), *out = dev(&mem, 32 * sizeof(int), &dout);
+        for (int i = 0; i < 32; i++)
+            in[i] = i * 5 - 40;
+        s = launch(kernel(m, "link_a"), &mem, 1, 1, 32, 1, 0, 1, (const void *[]){&din, &dout}, NULL);
+        int bad = s != BF_OK;
+        static const int table[4] = {1, 2, 3, 4};
+        for (int i = 0; i < 32; i++)
+            bad += out[i] != (3 * in[i] + 1) + 2 * table[i % 4];
+        s = launch(kernel(m, "link_b"), &mem, 1, 1, 1, 1, 0, 1, (const void *[]){&dout}, NULL);
+        CHECK("linked units run", !bad && s == BF_OK && out[0] == 32, "%d wrong, counter %d", bad, out[0]);
+        free(in);
+        free(out);
+        for (int i = 0; i < 8; i++)
+            free(store[i]);
+        bf_ptx_module_free(m);
+    }
+    free(linked);
+    /* Alone, the first unit names a variable nobody defines. */
+    linked = NULL;
+    s = bf_ptx_link((const char *const *)text, len, 1, &linked, &linked_len, err, sizeof(err));
+    CHECK("link reports an unresolved .extern", s == BF_NOT_FOUND && strstr(err, "table"), "%s: %s",
+          bf_status_name(s), err);
+    free(linked);
+    free(text[0]);
+    free(text[1]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -793,6 +849,7 @@ int main(int argc, char **argv)
     test_mathlib();
     test_errors();
     test_corrupt();
+    test_link();
     printf("%s: %d failed\n", failures ? "FAILED" : "OK", failures);
     return failures ? 1 : 0;
 }

@@ -1,7 +1,11 @@
 /*
  * test_ptx_table: runs the table rows of PTX test files (tests/emulator/ptx/<family>.ptx).
  *
- * Usage: test_ptx_table FILE.ptx...
+ * Usage: test_ptx_table [--driver LIBCUDA] FILE.ptx...
+ *
+ * With --driver the rows run through that CUDA driver library (cuModuleLoadData, cuLaunchKernel:
+ * libbfemu.so, or NVIDIA's libcuda.so.1 on a GPU host) instead of the engine; a fault= row then
+ * only expects the launch to fail (drivers word their faults differently).
  *
  * Every kernel of such a file takes (.param .u64 in, .param .u64 out). A row, written as a PTX
  * comment, names a kernel, its launch and the buffers:
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ptx_driver.h"
 #include "ptx_host.h"
 
 #define MAX_VALUES 4096
@@ -217,6 +222,43 @@ static int elem_matches(const buffer_t *want, const uint8_t *got, size_t i, doub
     return memcmp(w, g, size) == 0;
 }
 
+static ptx_driver_t *driver; /* --driver: rows run through it */
+
+/* The current file's module globals: host memory bound as their device addresses. */
+static struct {
+    void *host;
+    size_t size;
+} globals[64];
+static size_t global_count;
+
+static int bind_globals(bf_ptx_module_t *module)
+{
+    global_count = 0;
+    for (size_t i = 0; i < bf_ptx_module_global_count(module) && i < 64; i++) {
+        const char *name;
+        size_t size;
+        const void *init;
+        int is_const;
+        bf_ptx_module_global(module, i, &name, &size, &init, &is_const);
+        void *p = calloc(1, size ? size : 1);
+        if (!p)
+            return 0;
+        if (init)
+            memcpy(p, init, size);
+        globals[global_count].host = p;
+        globals[global_count++].size = size ? size : 1;
+        bf_ptx_module_bind_global(module, i, (uint64_t)(uintptr_t)p);
+    }
+    return 1;
+}
+
+static void free_globals(void)
+{
+    for (size_t i = 0; i < global_count; i++)
+        free(globals[i].host);
+    global_count = 0;
+}
+
 static int run_row(const bf_ptx_module_t *module, const char *path, int line, char *row)
 {
     char *save = NULL;
@@ -263,6 +305,35 @@ static int run_row(const bf_ptx_module_t *module, const char *path, int line, ch
         }
     }
     const bf_ptx_kernel_t *k = bf_ptx_module_find_kernel(module, name);
+    if (driver) {
+        size_t in_len = in.len ? in.len : 8, out_len = want.len ? want.len : 8;
+        uint8_t *out_buf = malloc(out_len);
+        char msg[160];
+        int failed = 0, pass = 1;
+        memset(out_buf, 0xcd, out_len);
+        memcpy(out_buf, init.bytes, init.len < out_len ? init.len : out_len);
+        if (!ptx_driver_run(driver, name, grid, block, shared, in.bytes, in_len, out_buf, out_len, &failed, msg,
+                            sizeof(msg))) {
+            printf("FAIL %s: %s:%d: %s\n", name, path, line, msg);
+            pass = 0;
+        } else if (failed != (want_fault != NULL)) {
+            printf("FAIL %s: %s:%d: %s\n", name, path, line, failed ? msg : "expected the launch to fail");
+            pass = 0;
+        }
+        for (size_t i = 0; pass && !failed && i < want.count; i++) {
+            if (!elem_matches(&want, out_buf, i, tol)) {
+                char w[64], g[64];
+                format_elem(&want, want.bytes, i, w, sizeof(w));
+                format_elem(&want, out_buf, i, g, sizeof(g));
+                printf("FAIL %s: %s:%d: out[%zu] is %s, expected %s\n", name, path, line, i, g, w);
+                pass = 0;
+            }
+        }
+        if (pass)
+            printf("PASS %s\n", name);
+        free(out_buf);
+        return pass;
+    }
     if (!k) {
         printf("FAIL %s: %s:%d: no such kernel\n", name, path, line);
         return 0;
@@ -274,6 +345,8 @@ static int run_row(const bf_ptx_module_t *module, const char *path, int line, ch
     memcpy(out_buf, init.bytes, init.len < out_len ? init.len : out_len);
     ptx_host_memory_t mem = {0};
     uint64_t params[2] = {ptx_host_add(&mem, in_buf, in_len), ptx_host_add(&mem, out_buf, out_len)};
+    for (size_t i = 0; i < global_count; i++)
+        ptx_host_add(&mem, globals[i].host, globals[i].size);
     bf_ptx_memory_t memory = ptx_host_memory(&mem);
     bf_ptx_launch_t launch = {
         .grid = {grid[0], grid[1], grid[2]}, .block = {block[0], block[1], block[2]}, .dynamic_shared_bytes = shared,
@@ -321,12 +394,21 @@ static int run_row(const bf_ptx_module_t *module, const char *path, int line, ch
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE.ptx...\n", argv[0]);
+    int first = 1;
+    if (argc > 2 && strcmp(argv[1], "--driver") == 0) {
+        char err[256];
+        if (!ptx_driver_open(argv[2], &driver, err, sizeof(err))) {
+            printf("FAIL %s\n", err);
+            return 2;
+        }
+        first = 3;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: %s [--driver LIBCUDA] FILE.ptx...\n", argv[0]);
         return 2;
     }
     int failed = 0, rows = 0;
-    for (int f = 1; f < argc; f++) {
+    for (int f = first; f < argc; f++) {
         size_t len;
         char *text = ptx_host_read_file(argv[f], &len);
         if (!text) {
@@ -340,6 +422,18 @@ int main(int argc, char **argv)
             printf("FAIL %s: load: %s: %s\n", argv[f], bf_status_name(status), err);
             free(text);
             return 2;
+        }
+        if (!bind_globals(module)) {
+            printf("FAIL %s: out of memory\n", argv[f]);
+            return 2;
+        }
+        if (driver && !ptx_driver_load(driver, text, len, err, sizeof(err))) {
+            printf("FAIL %s: driver load: %s\n", argv[f], err);
+            failed++;
+            free_globals();
+            bf_ptx_module_free(module);
+            free(text);
+            continue;
         }
         int line = 1;
         for (char *p = text; *p; line++) {
@@ -359,9 +453,13 @@ int main(int argc, char **argv)
             }
             p += n + (eol != NULL);
         }
+        if (driver)
+            ptx_driver_unload(driver);
+        free_globals();
         bf_ptx_module_free(module);
         free(text);
     }
+    ptx_driver_close(driver);
     printf("ROWS %d\n", rows);
     return failed ? 1 : 0;
 }
