@@ -807,6 +807,11 @@ static inline __attribute__((always_inline)) void store_data(const uint8_t *R, c
 static uint64_t atomic_one(const bf_ptx_insn_t *in, uint8_t *p, uint64_t b, uint64_t c)
 {
     const int mo = __ATOMIC_SEQ_CST;
+    if (in->w == 2) { /* atom.cas.b16 */
+        uint16_t expected = (uint16_t)b;
+        __atomic_compare_exchange_n((uint16_t *)p, &expected, (uint16_t)c, 0, mo, mo);
+        return expected;
+    }
     if (in->w == 4) {
         uint32_t *q = (uint32_t *)p, old = __atomic_load_n(q, mo), nv;
         uint32_t bv = (uint32_t)b, cv = (uint32_t)c;
@@ -1337,7 +1342,7 @@ int bf_ptx_warp_run(bf_ptx_exec_t *x, bf_ptx_warp_t *w)
             }
             for (uint32_t mm = m; mm; mm &= mm - 1) {
                 int i = __builtin_ctz(mm);
-                if (in->w == 4) {
+                if (in->w <= 4) {
                     uint32_t old = (uint32_t)atomic_one(in, hp[i], P32(in->b)[i], P32(in->c)[i]);
                     P32(in->d)[i] = old;
                 } else {

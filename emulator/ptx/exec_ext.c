@@ -762,6 +762,66 @@ int bf_ptx_exec_ext(bf_ptx_exec_t *x, bf_ptx_warp_t *w, const bf_ptx_insn_t *in,
             *pd = (*pd & ~m) | (r & m);
         }
         return 0;
+    case BF_PTX_EXT_FNS:
+        /* The offset-th set bit of the mask from bit base, toward the msb (offset > 0) or the lsb
+         * (offset < 0); offset 0 asks whether base itself is set. 0xffffffff when there is none. */
+        for (uint32_t mm = m; mm; mm &= mm - 1) {
+            int i = __builtin_ctz(mm);
+            uint32_t mask = a32[i], r = 0xffffffffu;
+            int base = (int)(b32[i] & 31), offset = (int32_t)c32[i];
+            if (offset == 0) {
+                if ((mask >> base) & 1)
+                    r = (uint32_t)base;
+            } else {
+                int inc = offset > 0 ? 1 : -1;
+                int64_t count = (offset > 0 ? (int64_t)offset : -(int64_t)offset) - 1;
+                for (int pos = base; pos >= 0 && pos < 32; pos += inc)
+                    if ((mask >> pos) & 1) {
+                        if (count == 0) {
+                            r = (uint32_t)pos;
+                            break;
+                        }
+                        count--;
+                    }
+            }
+            d32[i] = r;
+        }
+        return 0;
+    case BF_PTX_EXT_VIDEO: {
+        /* vadd4 vsub4 vavrg4 vabsdiff4 vmin4 vmax4 and their 2-way forms, default selectors and mask:
+         * each lane of a and b extended by its own signedness, the operation, .sat clamps to the
+         * destination's lane range; .add sums the lanes into c, else d takes the lanes' low bits. */
+        const unsigned lanes = (in->flags & BF_PTX_VF_QUAD) ? 4 : 2, bits = 32 / lanes;
+        const uint32_t lmask = (1u << bits) - 1;
+        for (uint32_t mm = m; mm; mm &= mm - 1) {
+            int i = __builtin_ctz(mm);
+            uint32_t r = 0;
+            int64_t sum = 0;
+            for (unsigned l = 0; l < lanes; l++) {
+                uint32_t ua = (a32[i] >> (l * bits)) & lmask, ub = (b32[i] >> (l * bits)) & lmask;
+                int64_t ta = (in->flags & BF_PTX_VF_ASIGNED) && (ua >> (bits - 1)) ? (int64_t)ua - (1 << bits) : ua;
+                int64_t tb = (in->flags & BF_PTX_VF_BSIGNED) && (ub >> (bits - 1)) ? (int64_t)ub - (1 << bits) : ub;
+                int64_t t;
+                switch (in->n) {
+                case BF_PTX_VIDEO_ADD: t = ta + tb; break;
+                case BF_PTX_VIDEO_SUB: t = ta - tb; break;
+                case BF_PTX_VIDEO_AVRG: t = (ta + tb + 1) >> 1; break;
+                case BF_PTX_VIDEO_ABSDIFF: t = ta > tb ? ta - tb : tb - ta; break;
+                case BF_PTX_VIDEO_MIN: t = ta < tb ? ta : tb; break;
+                default: t = ta > tb ? ta : tb; break;
+                }
+                if (in->flags & BF_PTX_VF_SAT) {
+                    int64_t lo = (in->flags & BF_PTX_VF_DSIGNED) ? -(1 << (bits - 1)) : 0;
+                    int64_t hi = (in->flags & BF_PTX_VF_DSIGNED) ? (1 << (bits - 1)) - 1 : (int64_t)lmask;
+                    t = t < lo ? lo : t > hi ? hi : t;
+                }
+                sum += t;
+                r |= ((uint32_t)t & lmask) << (l * bits);
+            }
+            d32[i] = (in->flags & BF_PTX_VF_ADD) ? c32[i] + (uint32_t)sum : r;
+        }
+        return 0;
+    }
     case BF_PTX_EXT_CVTH: {
         const uint64_t *a64 = (const uint64_t *)(R + in->a);
         for (uint32_t mm = m; mm; mm &= mm - 1) {

@@ -153,7 +153,11 @@ static const struct {
     {"addc", bf_ptx_insn_addc},   {"subc", bf_ptx_insn_subc},     {"madc", bf_ptx_insn_madc},
     {"bfind", bf_ptx_insn_bfind}, {"shf", bf_ptx_insn_shf},       {"sad", bf_ptx_insn_sad},
     {"match", bf_ptx_insn_match}, {"redux", bf_ptx_insn_redux},   {"slct", bf_ptx_insn_slct},
-    {"set", bf_ptx_insn_set},
+    {"set", bf_ptx_insn_set},     {"fns", bf_ptx_insn_fns},
+    {"vadd2", bf_ptx_insn_vadd2}, {"vsub2", bf_ptx_insn_vsub2},   {"vavrg2", bf_ptx_insn_vavrg2},
+    {"vabsdiff2", bf_ptx_insn_vabsdiff2}, {"vmin2", bf_ptx_insn_vmin2}, {"vmax2", bf_ptx_insn_vmax2},
+    {"vadd4", bf_ptx_insn_vadd4}, {"vsub4", bf_ptx_insn_vsub4},   {"vavrg4", bf_ptx_insn_vavrg4},
+    {"vabsdiff4", bf_ptx_insn_vabsdiff4}, {"vmin4", bf_ptx_insn_vmin4}, {"vmax4", bf_ptx_insn_vmax4},
     /* No effect in an interpreter: hints and timing. */
     {"prefetch", bf_ptx_insn_nothing}, {"prefetchu", bf_ptx_insn_nothing},
     {"nanosleep", bf_ptx_insn_nothing}, {"pmevent", bf_ptx_insn_nothing},

@@ -73,6 +73,10 @@ BF_PTX_INSN_DECL(shfl) BF_PTX_INSN_DECL(vote) BF_PTX_INSN_DECL(activemask)
 BF_PTX_INSN_DECL(nothing)
 /* insn_ext.c */
 BF_PTX_INSN_DECL(match) BF_PTX_INSN_DECL(redux) BF_PTX_INSN_DECL(slct) BF_PTX_INSN_DECL(set)
+BF_PTX_INSN_DECL(fns)
+BF_PTX_INSN_DECL(vadd2) BF_PTX_INSN_DECL(vsub2) BF_PTX_INSN_DECL(vavrg2) BF_PTX_INSN_DECL(vabsdiff2)
+BF_PTX_INSN_DECL(vmin2) BF_PTX_INSN_DECL(vmax2) BF_PTX_INSN_DECL(vadd4) BF_PTX_INSN_DECL(vsub4)
+BF_PTX_INSN_DECL(vavrg4) BF_PTX_INSN_DECL(vabsdiff4) BF_PTX_INSN_DECL(vmin4) BF_PTX_INSN_DECL(vmax4)
 /* bar.red (called by bar's decoder) */
 bf_status_t bf_ptx_barrier_red(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n);
 #undef BF_PTX_INSN_DECL

@@ -78,6 +78,68 @@ bf_status_t bf_ptx_insn_redux(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o
     return D->L->status;
 }
 
+/* fns.b32 d, mask, base, offset: the offset-th set bit of mask from base (exec_ext.c). */
+bf_status_t bf_ptx_insn_fns(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
+{
+    bf_ptx_type_t t = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK)
+        return D->L->status;
+    if (t != BF_PTX_T_B32)
+        return bf_ptx_unsupported(D, "%s", "");
+    uint32_t a = bf_ptx_src(D, &o[1], BF_PTX_T_B32), b = bf_ptx_src(D, &o[2], BF_PTX_T_U32);
+    uint32_t c = bf_ptx_src(D, &o[3], BF_PTX_T_S32);
+    uint32_t d = bf_ptx_dst(D, &o[0], BF_PTX_T_B32);
+    ext(D, BF_PTX_EXT_FNS, d, a, b, c);
+    return D->L->status;
+}
+
+/* vop2/vop4.dtype.atype.btype{.sat|.add} d, a, b, c (SIMD video) with the default selectors and
+ * mask; selector and mask suffixes on the operands fail the load. */
+static bf_status_t video(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n, int op, int quad)
+{
+    int sat = bf_ptx_take(m, BF_PTX_M_sat), add = bf_ptx_take(m, BF_PTX_M_add);
+    bf_ptx_type_t t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = bf_ptx_need_type(D, m);
+    if (FAILED(D) || bf_ptx_nopd(D, n, 4, 4) != BF_OK)
+        return D->L->status;
+    for (int i = 0; i < 3; i++)
+        if (t[i] != BF_PTX_T_U32 && t[i] != BF_PTX_T_S32)
+            return bf_ptx_unsupported(D, "%s", "");
+    if (sat && add)
+        return bf_ptx_unsupported(D, "%s", "");
+    uint32_t a = bf_ptx_src(D, &o[1], BF_PTX_T_B32), b = bf_ptx_src(D, &o[2], BF_PTX_T_B32);
+    uint32_t c = bf_ptx_src(D, &o[3], BF_PTX_T_B32);
+    uint32_t d = bf_ptx_dst(D, &o[0], BF_PTX_T_B32);
+    bf_ptx_insn_t *in = ext(D, BF_PTX_EXT_VIDEO, d, a, b, c);
+    if (in) {
+        in->n = (uint8_t)op;
+        in->flags = (uint8_t)((quad ? BF_PTX_VF_QUAD : 0) | (sat ? BF_PTX_VF_SAT : 0) | (add ? BF_PTX_VF_ADD : 0) |
+                              (t[0] == BF_PTX_T_S32 ? BF_PTX_VF_DSIGNED : 0) |
+                              (t[1] == BF_PTX_T_S32 ? BF_PTX_VF_ASIGNED : 0) |
+                              (t[2] == BF_PTX_T_S32 ? BF_PTX_VF_BSIGNED : 0));
+    }
+    return D->L->status;
+}
+
+#define BF_PTX_VIDEO_INSN(name, op, quad)                                                         \
+    bf_status_t bf_ptx_insn_##name(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)     \
+    {                                                                                             \
+        return video(D, m, o, n, op, quad);                                                       \
+    }
+BF_PTX_VIDEO_INSN(vadd2, BF_PTX_VIDEO_ADD, 0)
+BF_PTX_VIDEO_INSN(vsub2, BF_PTX_VIDEO_SUB, 0)
+BF_PTX_VIDEO_INSN(vavrg2, BF_PTX_VIDEO_AVRG, 0)
+BF_PTX_VIDEO_INSN(vabsdiff2, BF_PTX_VIDEO_ABSDIFF, 0)
+BF_PTX_VIDEO_INSN(vmin2, BF_PTX_VIDEO_MIN, 0)
+BF_PTX_VIDEO_INSN(vmax2, BF_PTX_VIDEO_MAX, 0)
+BF_PTX_VIDEO_INSN(vadd4, BF_PTX_VIDEO_ADD, 1)
+BF_PTX_VIDEO_INSN(vsub4, BF_PTX_VIDEO_SUB, 1)
+BF_PTX_VIDEO_INSN(vavrg4, BF_PTX_VIDEO_AVRG, 1)
+BF_PTX_VIDEO_INSN(vabsdiff4, BF_PTX_VIDEO_ABSDIFF, 1)
+BF_PTX_VIDEO_INSN(vmin4, BF_PTX_VIDEO_MIN, 1)
+BF_PTX_VIDEO_INSN(vmax4, BF_PTX_VIDEO_MAX, 1)
+
 /* slct.dtype.s32 d, a, b, c and slct[.ftz].dtype.f32 d, a, b, c: d = c >= 0 ? a : b. */
 bf_status_t bf_ptx_insn_slct(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
 {

@@ -244,6 +244,12 @@ static bf_status_t atom_red(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
     case BF_PTX_T_S64: kind = BF_PTX_K_S64; break;
     case BF_PTX_T_F32: kind = BF_PTX_K_F32; break;
     case BF_PTX_T_F64: kind = BF_PTX_K_F64; break;
+    case BF_PTX_T_B16: case BF_PTX_T_U16:
+        /* atom.cas.b16 (sm_70): the only 16-bit atomic */
+        if (op != BF_PTX_ATOM_CAS)
+            return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
+        kind = BF_PTX_K_U32;
+        break;
     default: return bf_ptx_unsupported(D, "type .%s", bf_ptx_type_name(t));
     }
     int is_float = kind == BF_PTX_K_F32 || kind == BF_PTX_K_F64;

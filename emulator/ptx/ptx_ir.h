@@ -117,7 +117,19 @@ typedef enum {
     BF_PTX_EXT_BARRED_ARRIVE,                   /* bar.red: this warp's predicate a (flags & 1: negated) */
     BF_PTX_EXT_BARRED_RESULT,                   /* after the barrier: n 0 popc (d u32), 1 and, 2 or (d pred) */
     BF_PTX_EXT_CVTH,                            /* cvt to f16 from kind (f32, f64, integers), rounding rnd */
+    BF_PTX_EXT_FNS,                             /* fns.b32 d, mask a, base b, offset c */
+    BF_PTX_EXT_VIDEO,                           /* SIMD video: n the operation (bf_ptx_video_t), flags
+                                                   BF_PTX_VF_* */
 } bf_ptx_ext_t;
+
+typedef enum { BF_PTX_VIDEO_ADD, BF_PTX_VIDEO_SUB, BF_PTX_VIDEO_AVRG, BF_PTX_VIDEO_ABSDIFF, BF_PTX_VIDEO_MIN,
+               BF_PTX_VIDEO_MAX } bf_ptx_video_t;
+#define BF_PTX_VF_QUAD 0x01u    /* four 8-bit lanes (else two 16-bit ones) */
+#define BF_PTX_VF_SAT 0x02u
+#define BF_PTX_VF_ADD 0x04u     /* d = c + the sum of the lanes */
+#define BF_PTX_VF_DSIGNED 0x08u
+#define BF_PTX_VF_ASIGNED 0x10u
+#define BF_PTX_VF_BSIGNED 0x20u
 
 typedef enum { BF_PTX_REDUX_ADD, BF_PTX_REDUX_MIN, BF_PTX_REDUX_MAX, BF_PTX_REDUX_AND, BF_PTX_REDUX_OR,
                BF_PTX_REDUX_XOR } bf_ptx_redux_t;

@@ -173,7 +173,7 @@ def bundle(*fatbins: bytes, lengths: list[int] | None = None) -> bytes:
 
 
 def test_rdc_bundle_loads_as_a_version_2_wrapper(session, fatbin):
-    image = bundle(fatbin, fatbin, fatbin)
+    image = bundle(fatbin, fatbin)  # the linked fatbin and one per-TU fatbin
     reply = load(session, 20, image, code_hash(image))
     assert reply.result == 0, reply
     assert [name for name, _, _ in parse_kernels(reply.tail, reply.fields["kernel_count"])] == ["_Z4fillPjj"]

@@ -92,9 +92,6 @@ DEFAULT_TIMEOUT_S = 180.0
 # sanitizer reported something; a pass shows as XPASS. tests/conformance marks them xfail. Remove a
 # line when the feature lands; never weaken a program instead.
 EXPECTED_FAILURES: dict[str, str] = {
-    "rdc": "rdc | fatbin ... has no PTX for compute_75 or lower (it holds sm_75 SASS); the emulator runs PTX "
-           "only (built with -rdc=true: the device-linked image has SASS only; each TU's PTX comes with "
-           "__cudaRegisterLinkedBinary_*) | ENGINE/FRONT",
 }
 EMULATOR_MODES = ("emu", "tcp", "unix", "asan")
 SERVER_START_TIMEOUT_S = 20.0
