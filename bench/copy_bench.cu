@@ -9,7 +9,7 @@
  * Prints one JSON object on stdout, with the same fields as bf-bench-rawsock: latency_us, up_gbps
  * (host to device) and down_gbps (device to host), one value per repetition; GB/s is 10^9 bytes/s.
  */
-#include <cuda_runtime.h>
+#include "bench_util.h"
 
 #include <algorithm>
 #include <chrono>
@@ -17,28 +17,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-static double now_s()
-{
-    using namespace std::chrono;
-    return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-static bool ok(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess)
-        return true;
-    fprintf(stderr, "copy_bench: %s failed: %s\n", what, cudaGetErrorString(e));
-    return false;
-}
-
-static void print_array(const char *name, const std::vector<double> &v, const char *end)
-{
-    printf("\"%s\": [", name);
-    for (size_t i = 0; i < v.size(); i++)
-        printf("%s%.6g", i ? ", " : "", v[i]);
-    printf("]%s", end);
-}
 
 int main(int argc, char **argv)
 {

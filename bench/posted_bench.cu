@@ -14,35 +14,13 @@
  * Prints one JSON object on stdout: small_htod_gbps and memset_per_s, one value per repetition
  * (GB/s is 10^9 bytes/s), with the parameters.
  */
-#include <cuda_runtime.h>
+#include "bench_util.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-static double now_s()
-{
-    using namespace std::chrono;
-    return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-static bool ok(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess)
-        return true;
-    fprintf(stderr, "posted_bench: %s failed: %s\n", what, cudaGetErrorString(e));
-    return false;
-}
-
-static void print_array(const char *name, const std::vector<double> &v, const char *end)
-{
-    printf("\"%s\": [", name);
-    for (size_t i = 0; i < v.size(); i++)
-        printf("%s%.6g", i ? ", " : "", v[i]);
-    printf("]%s", end);
-}
 
 int main(int argc, char **argv)
 {

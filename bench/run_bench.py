@@ -74,7 +74,7 @@ def build_copy_bench(name: str = "copy_bench") -> Path:
     out = cache_dir() / f"{name}.static"
     try:
         return runner.build_one(nvcc, runner._nvcc_version(nvcc), BENCH_DIR / f"{name}.cu", out, "static",
-                                (), ("-std=c++17", "-O2"))[0]
+                                (BENCH_DIR / "bench_util.h",), ("-std=c++17", "-O2"))[0]
     except runner.BuildError as e:
         raise SystemExit(f"run_bench: {e}") from e
 

@@ -11,7 +11,7 @@
  * Usage: trace_bench [--count N] [--repeat R]
  * Prints one JSON object: launch_per_s and copy_per_s, one value per repetition.
  */
-#include <cuda_runtime.h>
+#include "bench_util.h"
 
 #include <chrono>
 #include <cstdio>
@@ -21,28 +21,6 @@
 
 __global__ void empty_kernel(void)
 {
-}
-
-static double now_s()
-{
-    using namespace std::chrono;
-    return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-static bool ok(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess)
-        return true;
-    fprintf(stderr, "trace_bench: %s failed: %s\n", what, cudaGetErrorString(e));
-    return false;
-}
-
-static void print_array(const char *name, const std::vector<double> &v, const char *end)
-{
-    printf("\"%s\": [", name);
-    for (size_t i = 0; i < v.size(); i++)
-        printf("%s%.1f", i ? ", " : "", v[i]);
-    printf("]%s", end);
 }
 
 int main(int argc, char **argv)

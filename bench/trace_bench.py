@@ -48,7 +48,7 @@ def build(variant: str) -> Path:
     out = cache_dir() / f"trace_bench.{variant}"
     try:
         return runner.build_one(nvcc, runner._nvcc_version(nvcc), BENCH_DIR / "trace_bench.cu", out,
-                                variant, (), ("-std=c++17", "-O2"))[0]
+                                variant, (BENCH_DIR / "bench_util.h",), ("-std=c++17", "-O2"))[0]
     except runner.BuildError as e:
         raise SystemExit(f"trace_bench: {e}") from e
 

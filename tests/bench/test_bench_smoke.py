@@ -50,3 +50,18 @@ def test_rawsock_reports_every_repetition():
         data = json.loads(run.stdout)
         for field in ("latency_us", "up_gbps", "down_gbps"):
             assert len(data[field]) == 3 and all(v > 0 for v in data[field]), data
+
+
+@pytest.mark.timeout(300)
+def test_trace_bench_reports_both_modes(tmp_path):
+    build = os.environ.get("BF_BUILD_DIR")
+    if not build or not (Path(build) / "libintercept" / "libbf.so").exists():
+        pytest.skip("needs BF_BUILD_DIR with libbf.so built")
+    samples = tmp_path / "samples.json"
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "trace_bench.py"), "--variant", "static",
+                          "--runs", "1", "--repeat", "1", "--count", "500", "--json", str(samples)],
+                         capture_output=True, text=True, timeout=280, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for words in ("tracing off", "tracing on", "launches", "copies", "slowdown"):
+        assert words in run.stdout, run.stdout
+    assert samples.stat().st_size > 0
