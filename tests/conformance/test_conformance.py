@@ -15,7 +15,9 @@ def test_program(program, variant, mode, runner, conformance_binaries, request):
     server = request.getfixturevalue("tcp_server") if mode == "tcp" else None
     outcome = runner.run_through_openbf(binary, program, variant, mode, runner.openbf_env(),
                                         runner.DEFAULT_TIMEOUT_S, server)
-    assert outcome.ok, outcome.explain()
+    # The shared server's log (its workers' stderr) tells why a session died, e.g. before HELLO.
+    server_log = f"\nbf-server log (last lines):\n{server.log()[-3000:]}" if server is not None else ""
+    assert outcome.ok, outcome.explain() + (server_log if not outcome.ok else "")
     assert outcome.passed, f"{program} ran no checks"
 
 
