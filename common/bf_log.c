@@ -41,6 +41,11 @@ void bf_log_init(const char *component, bf_log_level_t default_level)
             component, env);
 }
 
+int bf_log_fd(void)
+{
+    return log_fd;
+}
+
 void bf_log_write(bf_log_level_t level, const char *file, int line, const char *fmt, ...)
 {
     char msg[1024];

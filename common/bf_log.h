@@ -22,6 +22,10 @@ extern bf_log_level_t bf_log_level;
 /* Sets the component name printed on each line and the level used when BF_LOG is unset. */
 void bf_log_init(const char *component, bf_log_level_t default_level);
 
+/* The descriptor log lines go to (stderr unless BF_LOG_FD names another), for writers that cannot
+ * format through bf_log_write, such as a fatal-signal handler. */
+int bf_log_fd(void);
+
 /* Formats and writes one line; use the macros below instead of calling this directly. */
 void bf_log_write(bf_log_level_t level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

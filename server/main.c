@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "bf_config.h"
 #include "bf_log.h"
+#include "crash_report.h"
 #include "output.h"
 #include "session.h"
 
@@ -26,6 +29,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: bf-worker --fd N --driver PATH --backend emu|cuda --peer TEXT [--stats-fd M]\n"
+            "                 [--die-with PID]\n"
             "\n"
             "Serves one openbf session on the connected socket N, executing its operations\n"
             "through the driver library PATH (NVIDIA's libcuda.so.1 for --backend cuda, openbf's\n"
@@ -37,7 +41,8 @@ static void usage(FILE *out)
             "  --peer TEXT            the client's address, for logs and the stats line\n"
             "  --stats-fd M           where to write the JSON stats line at the end (default:\n"
             "                         BF_WORKER_STATS_FD, else none)\n"
-            "  --hello-timeout-ms MS  how long to wait for the client's HELLO (default %d)\n",
+            "  --hello-timeout-ms MS  how long to wait for the client's HELLO (default %d)\n"
+            "  --die-with PID         end the session when process PID (the parent) exits\n",
             DEFAULT_HELLO_TIMEOUT_MS);
 }
 
@@ -60,6 +65,9 @@ static int bad_number(const char *option, const char *text)
     return -1;
 }
 
+/* --die-with: the parent whose exit ends the session (0: none). */
+static int die_with;
+
 static int parse_options(int argc, char **argv, bf_srv_options_t *options)
 {
     static const struct option longopts[] = {
@@ -69,6 +77,7 @@ static int parse_options(int argc, char **argv, bf_srv_options_t *options)
         {"peer", required_argument, NULL, 'p'},
         {"stats-fd", required_argument, NULL, 's'},
         {"hello-timeout-ms", required_argument, NULL, 't'},
+        {"die-with", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -97,6 +106,10 @@ static int parse_options(int argc, char **argv, bf_srv_options_t *options)
         case 't':
             if ((options->hello_timeout_ms = parse_int(optarg)) < 0)
                 return bad_number("hello-timeout-ms", optarg);
+            break;
+        case 'w':
+            if ((die_with = parse_int(optarg)) <= 0)
+                return bad_number("die-with", optarg);
             break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -156,6 +169,7 @@ int main(int argc, char **argv)
     bf_log_init("bf-worker", BF_LOG_INFO);
     if (parse_options(argc, argv, &options) != 0)
         return 2;
+    bf_srv_crash_report_install();
     /* Before any thread exists and before the driver is loaded: the driver's stdout and stderr
      * (device printf, assert messages) go to the client; the log goes to the original stderr. */
     if (bf_srv_output_capture() != BF_OK)
@@ -169,6 +183,15 @@ int main(int argc, char **argv)
     sigaddset(&stop_signals, SIGHUP);
     /* Blocked before any thread exists (ours and the driver's) so that only signal_main sees them. */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    /* The worker asks for the signal itself, after exec: bf-server then needs no code between fork
+     * and exec (a preexec hook runs Python in the forked child). SIGTERM takes the normal path. */
+    if (die_with > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != (pid_t)die_with) {
+            bf_log_error("parent %d is gone before the session started", die_with);
+            return 1;
+        }
+    }
     connection_fd = options.fd;
     rc = pthread_create(&signal_thread, NULL, signal_main, NULL);
     if (rc != 0) {

@@ -42,6 +42,9 @@ typedef struct {
     uint32_t ncalls, calls_cap;
     uint8_t *save;                 /* saved registers of the active calls */
     size_t save_len, save_cap;
+    uint32_t bar_id;               /* the barrier it waits at (set by launch.c) */
+    /* bar.red: the results of the last barrier that released this warp (read by BARRED_RESULT). */
+    uint32_t res_popc, res_and, res_or;
 } bf_ptx_warp_t;
 
 /* The last region a global (or generic) memory operation touched: a hit is
@@ -67,9 +70,9 @@ typedef struct {
     unsigned block[3], ctaid[3];   /* for assertion messages */
     size_t stack_base, stack_bytes; /* the call stack: local memory [base, base + bytes) per thread */
     size_t stack_limit;            /* CU_LIMIT_STACK_SIZE: what calls may count (bf_ptx_func_rt_t) */
-    /* bar.red: what the warps that reached the barrier contributed, and (after its release, done by
-     * launch.c) the results they read. */
-    uint32_t red_popc, red_and, red_or, res_popc, res_and, res_or;
+    /* bar.red: what the warp now arriving contributed; launch.c moves it into the barrier's totals
+     * when the warp returns at the barrier, and copies the results into each warp it releases. */
+    uint32_t red_popc, red_and, red_or;
 } bf_ptx_exec_t;
 
 /* Runs a warp until it reaches a barrier (BF_PTX_WARP_BARRIER, w->pc past it), exits

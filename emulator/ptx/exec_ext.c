@@ -756,9 +756,9 @@ int bf_ptx_exec_ext(bf_ptx_exec_t *x, bf_ptx_warp_t *w, const bf_ptx_insn_t *in,
     case BF_PTX_EXT_BARRED_RESULT:
         if (in->n == 0) {
             for (uint32_t mm = m; mm; mm &= mm - 1)
-                d32[__builtin_ctz(mm)] = x->res_popc;
+                d32[__builtin_ctz(mm)] = w->res_popc;
         } else {
-            uint32_t r = (in->n == 1 ? x->res_and : x->res_or) ? ~0u : 0;
+            uint32_t r = (in->n == 1 ? w->res_and : w->res_or) ? ~0u : 0;
             *pd = (*pd & ~m) | (r & m);
         }
         return 0;

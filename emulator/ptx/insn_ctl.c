@@ -57,10 +57,12 @@ bf_status_t bf_ptx_insn_trap(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o,
     return bf_ptx_emit(D, BF_PTX_X_TRAP) ? BF_OK : D->L->status;
 }
 
-/* bar.sync / barrier.sync a{, b}: a barrier for the whole block (or b threads). */
-static bf_status_t barrier_sync(bf_ptx_dec_t *D, bf_ptx_opd_t *o, int n)
+/* bar.sync / barrier.sync a{, b} and bar.arrive a, b (flags BF_PTX_BAR_ARRIVE): named barrier a
+ * (0..15) counting b threads, or every thread of the block; launch.c does the counting. */
+static bf_status_t barrier_op(bf_ptx_dec_t *D, bf_ptx_opd_t *o, int n, uint32_t flags)
 {
-    if (bf_ptx_nopd(D, n, 1, 2) != BF_OK)
+    /* bar.arrive has no default count: the PTX ISA requires b. */
+    if (bf_ptx_nopd(D, n, (flags & BF_PTX_BAR_ARRIVE) ? 2 : 1, 2) != BF_OK)
         return D->L->status;
     uint32_t a = bf_ptx_src(D, &o[0], BF_PTX_T_U32);
     uint32_t b = n > 1 ? bf_ptx_src(D, &o[1], BF_PTX_T_U32) : 0;
@@ -71,7 +73,9 @@ static bf_status_t barrier_sync(bf_ptx_dec_t *D, bf_ptx_opd_t *o, int n)
         return D->L->status;
     in->a = a;
     in->b = b;
-    in->flags = n > 1;
+    in->flags = (uint8_t)(flags | (n > 1 ? BF_PTX_BAR_COUNT : 0));
+    if (!in->flags && o[0].kind == BF_PTX_OPD_IMM && o[0].ival == 0)
+        in->flags = BF_PTX_BAR_SYNC0;
     return BF_OK;
 }
 
@@ -86,28 +90,25 @@ bf_status_t bf_ptx_insn_bar(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, 
         return bf_ptx_barrier_red(D, m, o, n);
     bf_ptx_take(m, BF_PTX_M_cta);
     bf_ptx_take(m, BF_PTX_M_aligned);
-    if (bf_ptx_take(m, BF_PTX_M_arrive)) {
-        /* bar.arrive a{, b}: signals without waiting. Warps here wait at barriers for every warp
-         * still running, so an arrival has nothing to do (docs/ptx-engine.md, Limits). */
-        if (bf_ptx_nopd(D, n, 1, 2) != BF_OK)
-            return D->L->status;
-        (void)bf_ptx_src(D, &o[0], BF_PTX_T_U32);
-        if (n > 1)
-            (void)bf_ptx_src(D, &o[1], BF_PTX_T_U32);
-        return D->L->status;
-    }
+    if (bf_ptx_take(m, BF_PTX_M_arrive))
+        return barrier_op(D, o, n, BF_PTX_BAR_ARRIVE);
     if (!bf_ptx_take(m, BF_PTX_M_sync))
         return bf_ptx_unsupported(D, "%s", "");
-    return barrier_sync(D, o, n);
+    return barrier_op(D, o, n, 0);
 }
 
 bf_status_t bf_ptx_insn_barrier(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
 {
+    /* barrier{.cta} is bar{.cta} without the implied .aligned: the same operations here. */
+    if (bf_ptx_take(m, BF_PTX_M_red))
+        return bf_ptx_barrier_red(D, m, o, n);
     bf_ptx_take(m, BF_PTX_M_cta);
     bf_ptx_take(m, BF_PTX_M_aligned);
+    if (bf_ptx_take(m, BF_PTX_M_arrive))
+        return barrier_op(D, o, n, BF_PTX_BAR_ARRIVE);
     if (!bf_ptx_take(m, BF_PTX_M_sync))
         return bf_ptx_unsupported(D, "%s", "");
-    return barrier_sync(D, o, n);
+    return barrier_op(D, o, n, 0);
 }
 
 bf_status_t bf_ptx_insn_membar(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)

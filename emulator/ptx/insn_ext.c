@@ -164,8 +164,8 @@ bf_status_t bf_ptx_insn_slct(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o,
 
 /*
  * bar.red.popc.u32 d, a{, b}, {!}c; bar.red.and.pred / bar.red.or.pred p, a{, b}, {!}c: each warp
- * adds its lanes' predicates, the barrier (every warp still running, as bar.sync) releases them
- * with the block's result.
+ * adds its lanes' predicates, barrier a (b threads or the whole block, as bar.sync) releases them
+ * with the result over the warps that arrived there.
  */
 bf_status_t bf_ptx_barrier_red(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *o, int n)
 {
@@ -190,7 +190,7 @@ bf_status_t bf_ptx_barrier_red(bf_ptx_dec_t *D, bf_ptx_mods_t *m, bf_ptx_opd_t *
         return D->L->status;
     in->a = a;
     in->b = b;
-    in->flags = n == 4;
+    in->flags = (uint8_t)(BF_PTX_BAR_RED | (n == 4 ? BF_PTX_BAR_COUNT : 0));
     uint32_t d = op == 0 ? bf_ptx_dst(D, &o[0], t) : bf_ptx_dst_pred(D, &o[0]);
     in = ext(D, BF_PTX_EXT_BARRED_RESULT, d, d, d, d);
     if (in)

@@ -1,7 +1,8 @@
 /*
  * launch.c: runs a grid. Blocks are handed out, one at a time, to worker threads (the caller is
  * one of them); a worker runs the warps of its block in turn, each until it reaches a barrier or
- * exits, and starts them again once every warp still running waits at the barrier.
+ * exits. The worker counts arrivals at the block's 16 named barriers in whole warps, as the
+ * hardware does, and starts the warps waiting at a barrier again once its count is reached.
  *
  * Each worker owns its warps' register files, local memory, a block's shared memory and one
  * region-cache entry per memory operation, all allocated once per launch: nothing is allocated
@@ -41,9 +42,23 @@ typedef struct {
     uint64_t lane_insns;
 } grid_t;
 
+#define BARRIERS 16 /* named barriers per CTA (PTX ISA) */
+
+/* A named barrier of the running block. need 0: every warp still running (bar.sync without a
+ * count; exited warps do not hold it). */
+typedef struct {
+    uint32_t arrived, need;       /* warps */
+    uint32_t waiters;             /* the waiting warps (a block has at most 32) */
+    uint32_t popc, and_, or_;     /* bar.red over the warps that arrived */
+    uint32_t red;                 /* a bar.red arrived (only then are results handed out) */
+} barrier_t;
+
 typedef struct {
     grid_t *g;
     bf_ptx_exec_t x;
+    barrier_t bars[BARRIERS];
+    uint32_t open_default;        /* barriers with arrivals that wait for every running warp */
+    uint32_t pending;             /* barriers with arrivals (reset before the next block) */
     bf_ptx_warp_t *warps;
     uint8_t *mem;                 /* one allocation for register files, local memory, shared */
     pthread_t thread;
@@ -105,6 +120,17 @@ static void warp_init(const grid_t *g, bf_ptx_warp_t *w, unsigned wi)
     set_uniform(w, k->special_slot[BF_PTX_SR_WARPID], wi);
 }
 
+static void bar_reset(barrier_t *b)
+{
+    b->arrived = 0;
+    b->need = 0;
+    b->waiters = 0;
+    b->popc = 0;
+    b->and_ = 1;
+    b->or_ = 0;
+    b->red = 0;
+}
+
 static bf_status_t worker_init(worker_t *wk, grid_t *g)
 {
     const bf_ptx_kernel_t *k = g->k;
@@ -148,6 +174,8 @@ static bf_status_t worker_init(worker_t *wk, grid_t *g)
     wk->x.stack_base = k->local_bytes;
     wk->x.stack_bytes = g->local_stride - k->local_bytes;
     wk->x.stack_limit = g->stack_limit;
+    for (unsigned i = 0; i < BARRIERS; i++)
+        bar_reset(&wk->bars[i]);
     return BF_OK;
 
 err_free:
@@ -176,6 +204,109 @@ static void worker_fini(worker_t *wk)
     free(wk->mem);
 }
 
+/* Barrier id's count is reached: its waiting warps go on (with bar.red's results) and it starts
+ * counting afresh. */
+static void bar_release(worker_t *wk, unsigned id)
+{
+    barrier_t *b = &wk->bars[id];
+    for (uint32_t m = b->waiters; m; m &= m - 1) {
+        bf_ptx_warp_t *w = &wk->warps[__builtin_ctz(m)];
+        w->state = BF_PTX_WARP_RUNNING;
+        if (b->red) {
+            w->res_popc = b->popc;
+            w->res_and = b->and_;
+            w->res_or = b->or_;
+        }
+    }
+    bar_reset(b);
+    wk->open_default &= ~(1u << id);
+    wk->pending &= ~(1u << id);
+}
+
+/* Warp w returned at barrier operation in (bar.sync, bar.red, bar.arrive): counts it at its
+ * barrier, makes it wait unless it only arrives, and releases the barrier when the count is
+ * reached. live: the warps still running. Returns -1 (x->fault filled) for a bad id or count. */
+static int bar_arrive(worker_t *wk, bf_ptx_warp_t *w, const bf_ptx_insn_t *in, unsigned live)
+{
+    if (in->flags == BF_PTX_BAR_SYNC0) {
+        /* __syncthreads(): barrier 0, every running warp; nothing to read or check. */
+        barrier_t *b = &wk->bars[0];
+        w->bar_id = 0;
+        w->state = BF_PTX_WARP_BARRIER;
+        b->need = 0;
+        b->waiters |= 1u << w->index;
+        wk->open_default |= 1;
+        wk->pending |= 1;
+        if (++b->arrived >= live)
+            bar_release(wk, 0);
+        return 0;
+    }
+    /* The id and count are read from the first lane that executed the operation (PTX requires
+     * them warp-uniform). Those lanes are found here, from the reconvergence stack's top entry and
+     * the guard, rather than recorded by the interpreter, whose loop stays as it was. */
+    const uint32_t act = w->stack[w->sp].mask & ~w->exited;
+    const uint32_t ran = act & (*(const uint32_t *)(w->regs + in->guard) ^ in->gneg);
+    const int lane = ran ? __builtin_ctz(ran) : 0;
+    const uint32_t id = ((const uint32_t *)(w->regs + in->a))[lane];
+    if (id >= BARRIERS)
+        return bf_ptx_exec_fault(&wk->x, in, BF_PTX_FAULT_TRAP, 0, "barrier id %u out of range (0..%u)", id,
+                                 BARRIERS - 1);
+    w->bar_id = id;
+    barrier_t *b = &wk->bars[id];
+    if (in->flags & BF_PTX_BAR_COUNT) {
+        const uint32_t threads = ((const uint32_t *)(w->regs + in->b))[lane];
+        if (threads == 0 || threads > (uint32_t)wk->x.k->max_threads)
+            return bf_ptx_exec_fault(&wk->x, in, BF_PTX_FAULT_TRAP, 0, "barrier %u: bad thread count %u", id,
+                                     threads);
+        /* Arrivals count whole warps: b threads are b / 32 warps (a partial warp counts whole). */
+        b->need = (threads + BF_PTX_WARP - 1) / BF_PTX_WARP;
+        wk->open_default &= ~(1u << id);
+    } else {
+        b->need = 0;
+        wk->open_default |= 1u << id;
+    }
+    b->arrived++;
+    wk->pending |= 1u << id;
+    if (in->flags & BF_PTX_BAR_RED) {
+        b->red = 1;
+        b->popc += wk->x.red_popc;
+        b->and_ &= wk->x.red_and;
+        b->or_ |= wk->x.red_or;
+        wk->x.red_popc = 0;
+        wk->x.red_and = 1;
+        wk->x.red_or = 0;
+    }
+    if (!(in->flags & BF_PTX_BAR_ARRIVE)) {
+        b->waiters |= 1u << w->index;
+        w->state = BF_PTX_WARP_BARRIER;
+    }
+    if (b->arrived >= (b->need ? b->need : live))
+        bar_release(wk, id);
+    return 0;
+}
+
+/* Every warp still running waits at a barrier that no warp can complete: fills x->fault, naming
+ * the barrier the lowest waiting warp waits at. */
+static void deadlock(worker_t *wk)
+{
+    const grid_t *g = wk->g;
+    for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
+        const bf_ptx_warp_t *w = &wk->warps[wi];
+        if (w->state != BF_PTX_WARP_BARRIER)
+            continue;
+        const barrier_t *b = &wk->bars[w->bar_id];
+        unsigned need = b->need;
+        if (!need)
+            for (unsigned i = 0; i < g->warps_per_block; i++)
+                need += wk->warps[i].state != BF_PTX_WARP_DONE;
+        bf_ptx_exec_fault(&wk->x, &g->k->code[w->pc - 1], BF_PTX_FAULT_TRAP, 0,
+                          "barrier deadlock in block (%u,%u,%u): every running warp waits; warp %u "
+                          "waits at barrier %u, where %u of %u warps arrived",
+                          wk->x.ctaid[0], wk->x.ctaid[1], wk->x.ctaid[2], wi, w->bar_id, b->arrived, need);
+        return;
+    }
+}
+
 /* Runs block number b; returns BF_OK or the failure (fault copied into the grid). */
 static bf_status_t run_block(worker_t *wk, uint64_t b)
 {
@@ -188,6 +319,11 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
     wk->x.red_popc = 0;
     wk->x.red_and = 1;
     wk->x.red_or = 0;
+    /* A block may end with arrivals no barrier completed (a last bar.arrive): start afresh. */
+    for (uint32_t o = wk->pending; o; o &= o - 1)
+        bar_reset(&wk->bars[__builtin_ctz(o)]);
+    wk->pending = 0;
+    wk->open_default = 0;
     for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
         bf_ptx_warp_t *w = &wk->warps[wi];
         w->exited = w->absent;
@@ -206,11 +342,24 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
     }
     unsigned live = g->warps_per_block;
     while (live) {
+        int ran = 0;
         for (unsigned wi = 0; wi < g->warps_per_block; wi++) {
             bf_ptx_warp_t *w = &wk->warps[wi];
-            if (w->state == BF_PTX_WARP_DONE)
+            if (w->state != BF_PTX_WARP_RUNNING)
                 continue;
-            int r = bf_ptx_warp_run(&wk->x, w);
+            ran = 1;
+            int r;
+            for (;;) {
+                r = bf_ptx_warp_run(&wk->x, w);
+                if (r != BF_PTX_WARP_BARRIER)
+                    break;
+                const bf_ptx_insn_t *in = &k->code[w->pc - 1];
+                if (bar_arrive(wk, w, in, live) < 0)
+                    r = BF_PTX_WARP_FAULT;
+                /* bar.arrive does not wait: the warp goes on at once. */
+                if (r != BF_PTX_WARP_BARRIER || !(in->flags & BF_PTX_BAR_ARRIVE))
+                    break;
+            }
             if (r == BF_PTX_WARP_FAULT) {
                 if (wk->x.fault.kind == BF_PTX_FAULT_ASSERT)
                     bf_log_debug("ptx launch of %s: %s", k->name, wk->x.fault.message);
@@ -221,20 +370,24 @@ static bf_status_t run_block(worker_t *wk, uint64_t b)
                 grid_fail(g, BF_NO_MEMORY, NULL);
                 return BF_NO_MEMORY;
             }
-            w->state = r;
-            if (r == BF_PTX_WARP_DONE)
+            if (r == BF_PTX_WARP_DONE) {
+                w->state = BF_PTX_WARP_DONE;
                 live--;
+                /* One warp fewer to wait for at barriers that count every running warp. */
+                for (uint32_t o = wk->open_default; o; o &= o - 1) {
+                    unsigned id = (unsigned)__builtin_ctz(o);
+                    if (wk->bars[id].arrived >= live)
+                        bar_release(wk, id);
+                }
+            }
         }
-        /* Every warp still running now waits at a barrier: release them, with what bar.red
-         * gathered. */
         if (__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE))
             return BF_OK;
-        wk->x.res_popc = wk->x.red_popc;
-        wk->x.res_and = wk->x.red_and;
-        wk->x.res_or = wk->x.red_or;
-        wk->x.red_popc = 0;
-        wk->x.red_and = 1;
-        wk->x.red_or = 0;
+        if (live && !ran) {
+            deadlock(wk);
+            grid_fail(g, BF_BAD_ADDRESS, &wk->x.fault);
+            return BF_BAD_ADDRESS;
+        }
     }
     return BF_OK;
 }

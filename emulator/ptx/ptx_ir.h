@@ -181,6 +181,15 @@ typedef enum {
     BF_PTX_X_COUNT
 } bf_ptx_xop_t;
 
+/* Flags of a BAR operation: a thread count was given; bar.arrive (count the warp, do not wait);
+ * bar.red (the warp's predicate was gathered by BARRED_ARRIVE just before). */
+#define BF_PTX_BAR_COUNT 1u
+#define BF_PTX_BAR_ARRIVE 2u
+#define BF_PTX_BAR_RED 4u
+/* Alone: bar.sync 0 / barrier.sync 0 with an immediate 0 and no count, the common __syncthreads()
+ * that the scheduler counts without reading registers. */
+#define BF_PTX_BAR_SYNC0 8u
+
 /* One decoded operation. Register operands are byte offsets into the warp's register file (slot
  * ids until the decoder's last pass). */
 typedef struct {

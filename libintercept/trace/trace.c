@@ -362,10 +362,11 @@ static void device_start(void)
     atomic_store(&device_state, 1);
 }
 
-/* Records the device spans the worker has; returns how many ops are still running (or -1). */
-static int device_fetch(void)
+/* Records the device spans the worker has; returns how many ops are still running (or -1).
+ * relatch: an error the worker is to latch again first (device_final), else CUDA_SUCCESS. */
+static int device_fetch(CUresult relatch)
 {
-    bf_req_TRACE_FETCH_t req = {.max_spans = FETCH_MAX};
+    bf_req_TRACE_FETCH_t req = {.max_spans = FETCH_MAX, .relatch = (uint32_t)relatch};
     bf_rep_TRACE_FETCH_t rep;
 
     if (fetch_buf == NULL)
@@ -378,6 +379,7 @@ static int device_fetch(void)
         memset(&rep, 0, sizeof(rep));
         if (bf_cl_rpc_call(BF_OP_TRACE_FETCH, &req, NULL, 0, &rep, &sink) != CUDA_SUCCESS)
             return -1;
+        req.relatch = CUDA_SUCCESS;  /* handed back once */
         uint32_t n = rep.count <= FETCH_MAX ? rep.count : FETCH_MAX;
         for (uint32_t i = 0; i < n; i++) {
             bf_trace_record_t *r = buf_reserve(1);
@@ -413,21 +415,31 @@ static void device_after_call(const bf_trace_record_t *rec)
     }
     if (state == 1 && rec->result == 0 && (rec->flags >> 4) == BF_TRACE_ARGS_SYNC &&
         bf_cl_check_init() == CUDA_SUCCESS)
-        (void)device_fetch();
+        (void)device_fetch(CUDA_SUCCESS);
 }
 
-/* At exit: the last ops' device times (every device synchronised first, so all have run). */
+/* At exit: the last ops' device times (every device synchronised first, so all have run).
+ * CTX_SYNCHRONIZE hands over, and clears, the error a failed posted op latched in the worker; a
+ * CUDA call the program still makes after this (cudart's teardown, a later destructor) must see
+ * it as if nothing had been recorded, so the first such error goes back with the first fetch. */
 static void device_final(void)
 {
+    CUresult taken = CUDA_SUCCESS;
+
     if (atomic_load(&device_state) != 1 || bf_cl_check_init() != CUDA_SUCCESS)
         return;
     for (int d = 0; d < bf_cl_device_count(); d++) {
         bf_req_CTX_SYNCHRONIZE_t req = {.device = (uint32_t)d};
         bf_rep_CTX_SYNCHRONIZE_t rep;
-        (void)bf_cl_rpc_call(BF_OP_CTX_SYNCHRONIZE, &req, NULL, 0, &rep, NULL);
+        CUresult res = bf_cl_rpc_call(BF_OP_CTX_SYNCHRONIZE, &req, NULL, 0, &rep, NULL);
+        /* The worker latches one error per session: the first one taken is the one to restore. */
+        if (taken == CUDA_SUCCESS && res != CUDA_SUCCESS && bf_cl_check_init() == CUDA_SUCCESS)
+            taken = res;
     }
     for (int i = 0; i < FINAL_FETCH_TRIES; i++) {
-        if (device_fetch() <= 0)
+        int left = device_fetch(taken);
+        taken = CUDA_SUCCESS;
+        if (left <= 0)
             break;
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
         nanosleep(&pause, NULL);

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import fcntl
 import json
 import logging
 import os
@@ -39,8 +37,6 @@ EXIT_USAGE = 2
 STOP_GRACE_S = 5.0
 # How long the CUDA probe subprocess may take (cuInit can be slow on a cold GPU host).
 PROBE_TIMEOUT_S = 60.0
-
-_PR_SET_PDEATHSIG = 1
 
 # Run in a throwaway interpreter so a driver that hangs or crashes cannot take the server with it,
 # and so the server process itself never holds a CUDA context.
@@ -101,14 +97,6 @@ def choose_driver(driver: str | None, backend: str | None) -> tuple[str, str]:
     if cuda_devices_present():
         return "libcuda.so.1", "cuda"
     return str(paths.libbfemu()), "emu"
-
-
-def _die_with(parent: int) -> None:
-    """In a child before exec: have the kernel send SIGTERM when parent dies, whatever kills it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 @dataclass
@@ -227,23 +215,16 @@ class Server:
                  session.number, peer, session.proc.pid, self.total, len(self.sessions))
 
     def _spawn(self, number: int, peer: str, conn: socket.socket) -> Session:
+        # The worker gets its two descriptors under their own numbers and asks for the parent-death
+        # signal itself (--die-with): no Python runs between fork and exec, which a preexec hook
+        # would need (and which is unsafe in a forked child).
         stats_r, stats_w = os.pipe2(os.O_CLOEXEC)
         sock_fd = conn.fileno()
-        server_pid = os.getpid()
-
-        def child_setup() -> None:
-            # Move the two descriptors above 3 and 4 first so that neither dup2 clobbers the other.
-            high_sock = fcntl.fcntl(sock_fd, fcntl.F_DUPFD, 10)
-            high_stats = fcntl.fcntl(stats_w, fcntl.F_DUPFD, 10)
-            os.dup2(high_sock, 3)
-            os.dup2(high_stats, 4)
-            _die_with(server_pid)
-
-        argv = [self.worker, "--fd", "3", "--driver", self.driver, "--backend", self.backend,
-                "--peer", peer, "--stats-fd", "4"]
+        argv = [self.worker, "--fd", str(sock_fd), "--driver", self.driver, "--backend", self.backend,
+                "--peer", peer, "--stats-fd", str(stats_w), "--die-with", str(os.getpid())]
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, pass_fds=(3, 4),
-                                    preexec_fn=child_setup, env=environment_without_preload())
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, pass_fds=(sock_fd, stats_w),
+                                    env=environment_without_preload())
         except BaseException:
             os.close(stats_r)
             raise

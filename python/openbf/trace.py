@@ -186,24 +186,105 @@ def _dim3(packed: int, launch_grid: bool) -> tuple[int, int, int]:
     return packed & 0xFFFF, (packed >> 16) & 0xFFFF, (packed >> 32) & 0xFFFF
 
 
+# A copy larger than this travels as several operations (BF_PROTO_MAX_TAIL, protocol/proto.h); the
+# worker times each, and only the last one's request id is in the call's record.
+PART_BYTES = 64 << 20
+
+
+def _keys(pid: np.ndarray, request_id: np.ndarray) -> np.ndarray:
+    return (pid.astype(np.uint64) << np.uint64(40)) | request_id.astype(np.uint64)
+
+
 def device_times(trace: Any, calls: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Device start and end (client clock, ns) of each call's last operation, 0 where the worker
-    reported none: DEVICE records joined to calls by (pid, request_id)."""
+    """Device start and end (client clock, ns) of each call's operations, 0 where the worker
+    reported none: DEVICE records joined to calls by (pid, request_id). A copy sent in parts spans
+    from its first part's start to its last part's end (_part_spans)."""
     calls = trace.calls if calls is None else calls
     start = np.zeros(len(calls), dtype=np.uint64)
     end = np.zeros(len(calls), dtype=np.uint64)
     dev = trace.devices
     if len(dev) == 0 or len(calls) == 0:
         return start, end
-    key_dev = (dev["pid"].astype(np.uint64) << np.uint64(40)) | dev["request_id"]
+    key_dev = _keys(dev["pid"], dev["request_id"])
     order = np.argsort(key_dev, kind="stable")
     sorted_keys = key_dev[order]
-    key_call = (calls["pid"].astype(np.uint64) << np.uint64(40)) | calls["request_id"]
+    key_call = _keys(calls["pid"], calls["request_id"])
     pos = np.minimum(np.searchsorted(sorted_keys, key_call), len(sorted_keys) - 1)
     hit = (calls["request_id"] != 0) & (sorted_keys[pos] == key_call)
     start[hit] = dev["start_ns"][order][pos[hit]]
     end[hit] = dev["end_ns"][order][pos[hit]]
+    part_keys, part_start, part_end = _part_spans(trace, key_dev)
+    if len(part_keys):
+        at = np.minimum(np.searchsorted(part_keys, key_call), len(part_keys) - 1)
+        big = (calls["request_id"] != 0) & (part_keys[at] == key_call)
+        start[big] = np.where(hit[big], np.minimum(start[big], part_start[at[big]]), part_start[at[big]])
+        end[big] = np.maximum(end[big], part_end[at[big]])
     return start, end
+
+
+def _part_spans(trace: Any, key_dev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The earlier parts of copies sent in several operations: DEVICE records whose op is no call's
+    last request go to the first copy larger than PART_BYTES of the same process that sent a later
+    request (its parts are the requests its thread sent just before the last one). Returns the
+    sorted keys of those copies with the earliest start and latest end of their earlier parts.
+    Two threads copying more than PART_BYTES at the same moment can have their parts mixed."""
+    reader = _reader()
+    all_calls = trace.calls
+    dev = trace.devices
+    empty = np.zeros(0, dtype=np.uint64)
+    kind = all_calls["flags"] >> 4
+    driver = (all_calls["flags"] & reader.F_RUNTIME) == 0
+    big = driver & (kind == reader.ARGS_COPY) & (all_calls["arg"][:, 0] > PART_BYTES) & \
+        (all_calls["request_id"] != 0)
+    if not big.any():
+        return empty, empty, empty
+    call_keys = np.sort(_keys(all_calls["pid"], all_calls["request_id"]))
+    cand = np.unique(_keys(all_calls["pid"][big], all_calls["request_id"][big]))
+    found = np.minimum(np.searchsorted(call_keys, key_dev), len(call_keys) - 1)
+    orphan = np.flatnonzero(call_keys[found] != key_dev)
+    if len(orphan) == 0:
+        return empty, empty, empty
+    owner = np.searchsorted(cand, key_dev[orphan], side="right")
+    inside = owner < len(cand)
+    orphan, owner = orphan[inside], owner[inside]
+    same_pid = (cand[owner] >> np.uint64(40)) == (key_dev[orphan] >> np.uint64(40))
+    orphan, owner = orphan[same_pid], owner[same_pid]
+    part_start = np.full(len(cand), np.iinfo(np.uint64).max, dtype=np.uint64)
+    part_end = np.zeros(len(cand), dtype=np.uint64)
+    np.minimum.at(part_start, owner, dev["start_ns"][orphan])
+    np.maximum.at(part_end, owner, dev["end_ns"][orphan])
+    used = part_end > 0
+    return cand[used], part_start[used], part_end[used]
+
+
+def memory_table(trace: Any) -> list[dict[str, Any]]:
+    """One row per driver copy and memset entry point: operations, bytes, how many the worker
+    timed, total and mean device time (ns); sorted by total device time."""
+    reader = _reader()
+    calls = trace.calls
+    kind = calls["flags"] >> 4
+    driver = (calls["flags"] & reader.F_RUNTIME) == 0
+    ops = calls[driver & ((kind == reader.ARGS_COPY) | (kind == reader.ARGS_SET)) & (calls["result"] == 0)]
+    if len(ops) == 0:
+        return []
+    dev_start, dev_end = device_times(trace, ops)
+    timed = dev_end > 0
+    dev_dur = np.where(timed, dev_end.astype(np.float64) - dev_start.astype(np.float64), 0.0)
+    apis, inverse = np.unique(ops["api"], return_inverse=True)
+    n = len(apis)
+    count = np.bincount(inverse, minlength=n)
+    n_bytes = np.bincount(inverse, weights=ops["arg"][:, 0].astype(np.float64), minlength=n)
+    n_timed = np.bincount(inverse, weights=timed, minlength=n)
+    dev_total = np.bincount(inverse, weights=dev_dur, minlength=n)
+    rows = []
+    for i, api in enumerate(apis):
+        rows.append({
+            "name": trace.api_name(api), "ops": int(count[i]), "bytes": int(n_bytes[i]),
+            "device_timed": int(n_timed[i]), "device_total_ns": int(dev_total[i]),
+            "device_mean_ns": float(dev_total[i] / n_timed[i]) if n_timed[i] else 0.0,
+        })
+    rows.sort(key=lambda r: (-r["device_total_ns"], -r["ops"], r["name"]))
+    return rows
 
 
 def kernel_table(trace: Any) -> list[dict[str, Any]]:
@@ -261,6 +342,18 @@ def render_summary(trace: Any, out: IO[str]) -> None:
               f"{r['bytes_recv']:12d} {r['waited']:8d} {r['posted']:8d} {r['failed']:6d}  "
               f"{r['name']}{' (runtime)' if r['layer'] == 'runtime' else ''}", file=out)
     print("", file=out)
+    memory = memory_table(trace)
+    print("Copies and memsets (driver calls; device time from the driver's timing events):", file=out)
+    if memory:
+        print(f"{'Ops':>9} {'Timed':>9} {'Bytes':>16} {'DevTotal(ns)':>14} {'DevMean(ns)':>12}  Name",
+              file=out)
+        for m in memory:
+            print(f"{m['ops']:9d} {m['device_timed']:9d} {m['bytes']:16,d} "
+                  f"{_fmt_ns(m['device_total_ns']):>14} {_fmt_ns(m['device_mean_ns']):>12}  {m['name']}",
+                  file=out)
+    else:
+        print("  (no copies or memsets)", file=out)
+    print("", file=out)
     print("Kernels (device time from the driver's timing events, sorted by total device time):",
           file=out)
     if not kernels:
@@ -280,7 +373,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     trace = load(args.file)
     if args.json:
         json.dump({"command": trace.command, "calls": len(trace.calls), "apis": api_table(trace),
-                   "kernels": kernel_table(trace)}, sys.stdout, indent=1)
+                   "kernels": kernel_table(trace), "memory": memory_table(trace)}, sys.stdout, indent=1)
         print()
     else:
         render_summary(trace, sys.stdout)

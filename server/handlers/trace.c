@@ -51,6 +51,8 @@ static bool bracketed(uint16_t op)
     case BF_OP_MEMCPY_2D_HTOD:
     case BF_OP_MEMCPY_2D_DTOH:
     case BF_OP_MEMCPY_2D_DTOD:
+    case BF_OP_MEMSET:
+    case BF_OP_MEMSET_2D:
         return true;
     default:
         return false;
@@ -81,14 +83,21 @@ static void event_put(bf_srv_session_t *session, CUevent ev)
 }
 
 /* lock held: converts pending span i if its end event completed (and recycles both events);
- * returns whether it did. A span whose times cannot be read is dropped. */
+ * returns whether it is gone from pending. A span whose times cannot be read is dropped. */
 static bool settle(bf_srv_session_t *session, size_t i)
 {
     pending_span_t *p = &pending[i];
     float start_ms = 0, end_ms = 0;
 
-    if (BF_SRV_DRV(&session->drv, EventQuery, p->end) != CUDA_SUCCESS)
+    CUresult state = BF_SRV_DRV(&session->drv, EventQuery, p->end);
+    if (state == CUDA_ERROR_NOT_READY)
         return false;
+    if (state != CUDA_SUCCESS) {
+        /* A faulted context never completes it: dropped, so the client's exit does not wait. */
+        event_put(session, p->start);
+        event_put(session, p->end);
+        return true;
+    }
     if (done_count == done_cap) {
         size_t cap = done_cap ? 2 * done_cap : 1024;
         bf_proto_trace_span_t *grown = realloc(done, cap * sizeof(*grown));
@@ -232,6 +241,10 @@ CUresult bf_srv_handle_trace_fetch(bf_srv_session_t *session, bf_srv_call_t *cal
 
     if (max > limit)
         max = limit;
+    /* Only the first error is ever latched, so this restores exactly what the client's exit
+     * synchronisation took, unless a later posted op already latched one of its own. */
+    if (call->req->TRACE_FETCH.relatch != CUDA_SUCCESS)
+        bf_srv_session_latch(session, (CUresult)call->req->TRACE_FETCH.relatch);
     pthread_mutex_lock(&lock);
     if (ref_generation != atomic_load(&session->ctx_generation)) {
         /* A context reset destroyed the events: what was pending is lost. */

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import random
 import select
+import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -477,3 +479,31 @@ def test_cuda_backend_without_vmm_falls_back_to_cuMemAlloc():
     assert ended.returncode == 0
     assert "is not enforced" in ended.log
     assert ended.stats["allocations_live_at_end"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_fatal_signal_leaves_a_backtrace_in_the_log():
+    # A crash of the worker or its driver must not be silent: bf-server logs "killed by SIGSEGV",
+    # and the worker's own log says where. (Under AddressSanitizer the sanitizer reports instead.)
+    if "asan" in str(paths.worker()):
+        pytest.skip("the ASan worker leaves fatal signals to the sanitizer's report")
+    with Worker() as worker:
+        reply, _devices = worker.hello()
+        assert reply.result == 0
+        worker.proc.send_signal(signal.SIGSEGV)
+        ended = worker.wait()
+    assert ended.returncode == -signal.SIGSEGV
+    assert "bf-worker: fatal signal 11 (Segmentation fault)" in ended.log, ended.log
+    assert "bf-worker(" in ended.log or "bf_srv_" in ended.log or "libc.so" in ended.log, ended.log
+
+
+@pytest.mark.timeout(60)
+def test_worker_ends_its_session_when_the_parent_named_by_die_with_is_gone():
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with parent, child:
+        run = subprocess.run([str(paths.worker()), "--fd", str(child.fileno()), "--driver", "unused",
+                              "--backend", "emu", "--peer", "test", "--die-with", "1"],
+                             pass_fds=(child.fileno(),), capture_output=True, text=True, timeout=30,
+                             check=False)
+    assert run.returncode == 1
+    assert "parent 1 is gone before the session started" in run.stderr

@@ -21,6 +21,22 @@ def binaries() -> dict[tuple[str, str], Path]:
         pytest.fail(f"building the conformance programs failed:\n{e}", pytrace=False)
 
 
+# Programs of this directory (tests/trace/*.cu), built like the conformance programs.
+TRACE_PROGRAMS = ("fault_exit", "memops")
+
+
+@pytest.fixture(scope="session")
+def trace_binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    if runner.find_nvcc() is None:
+        pytest.skip("nvcc not found: the bf-trace test programs cannot be built")
+    try:
+        return runner.build_all(list(TRACE_PROGRAMS), variants=("static", "shared"),
+                                bin_dir=tmp_path_factory.mktemp("trace-bin"),
+                                source_dir=Path(__file__).parent)
+    except runner.BuildError as e:
+        pytest.fail(f"building the bf-trace test programs failed:\n{e}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[runner.BfServer]:
     srv = runner.BfServer("unix", "emu")

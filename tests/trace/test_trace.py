@@ -253,6 +253,62 @@ def test_killed_program_leaves_a_readable_file(tmp_path, binaries, server):
     assert 0 < len(launches) < 101000
 
 
+# ---- device times of memsets and copies in parts, errors at exit ----------------------------------
+
+def jsonl(path: Path) -> list[dict]:
+    run = bf_trace("export", "--format", "jsonl", str(path))
+    assert run.returncode == 0, run.stderr
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("variant", ["static", "shared"])
+def test_fault_still_reaches_the_last_synchronise(tmp_path, trace_binaries, server, variant):
+    # fault_exit.cu: a faulting kernel, then its only synchronisation in an atexit handler. The exit
+    # of a recording process synchronises to collect the last device times; it must leave the
+    # program's error where it was.
+    out = tmp_path / "fault.bft"
+    run = bf_trace("record", "-o", str(out), "--server", server.address, "--",
+                   str(trace_binaries[("fault_exit", variant)]))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "final_sync 700 cudaErrorIllegalAddress" in run.stdout, run.stdout + run.stderr
+    events = jsonl(out)
+    syncs = [e for e in events if e["api"] in ("cuCtxSynchronize", "cuCtxSynchronize_v2")]
+    assert syncs and syncs[-1]["result"] == 700, syncs  # CUDA_ERROR_ILLEGAL_ADDRESS
+    if variant == "shared":
+        runtime = [e for e in events if e["api"] == "cudaDeviceSynchronize"]
+        assert runtime and runtime[-1]["result"] == 700, runtime  # cudaErrorIllegalAddress
+    launch = [e for e in events if e["api"] == "cuLaunchKernel"]
+    assert len(launch) == 1 and launch[0]["result"] == 0, launch
+
+
+@pytest.mark.timeout(300)
+def test_memset_and_copy_in_parts_have_device_spans(tmp_path, trace_binaries, server):
+    # memops.cu: cudaMemset of 1 MiB, then a 100 MiB copy that travels as two operations.
+    path = record(tmp_path, trace_binaries[("memops", "static")], server)
+    memory = {row["name"]: row for row in summary(path)["memory"]}
+    assert memory["cuMemsetD8_v2"]["ops"] == 1
+    assert memory["cuMemsetD8_v2"]["device_timed"] == 1
+    assert memory["cuMemsetD8_v2"]["device_total_ns"] > 0
+    events = jsonl(path)
+    memset = next(e for e in events if e["api"] == "cuMemsetD8_v2")
+    assert 0 < memset["device_start_ns"] < memset["device_end_ns"], memset
+    copy = next(e for e in events if e["api"] == "cuMemcpyHtoD_v2" and e["bytes"] == 100 << 20)
+    trace = _trace.load(path)
+    parts = trace.devices[(trace.devices["request_id"] <= copy["request_id"]) &
+                          (trace.devices["request_id"] >= copy["request_id"] - 1)]
+    assert len(parts) == 2, parts
+    first, last = sorted(parts, key=lambda p: int(p["request_id"]))
+    assert copy["device_start_ns"] == int(first["start_ns"]), (copy, parts)
+    assert copy["device_end_ns"] == int(last["end_ns"]), (copy, parts)
+    assert copy["device_start_ns"] < int(last["start_ns"])
+    chrome = tmp_path / "memops.json"
+    assert bf_trace("export", "-o", str(chrome), str(path)).returncode == 0
+    device = [e for e in json.loads(chrome.read_text())["traceEvents"]
+              if e.get("cat") == "device" and e["name"] == "cuMemsetD8_v2"]
+    assert len(device) == 1, device
+
+
 # ---- the reader ---------------------------------------------------------------------------------
 
 @pytest.mark.timeout(120)

@@ -391,6 +391,47 @@ static float poly(float x, int k)
     return r;
 }
 
+/* Named barriers from CUDA (cuda/namedbar.cu): warp-specialised producer/consumer pipeline over a
+ * two-slot shared buffer with bar.arrive/bar.sync on barriers 1-4, then bar.sync 0 with a count. */
+static void test_namedbar(void)
+{
+    bf_ptx_module_t *m = load("namedbar.ptx");
+    enum { TILE = 64 };
+    for (int tiles = 1; tiles <= 7; tiles += 3) {
+        ptx_host_memory_t mem = {0};
+        unsigned blocks = 3;
+        size_t n = (size_t)blocks * (size_t)tiles * TILE;
+        float scale = 1.5f;
+        uint64_t din, dout;
+        float *in = dev(&mem, n * 4, &din), *out = dev(&mem, n * 4, &dout);
+        for (size_t i = 0; i < n; i++)
+            in[i] = (float)(i % 23) * 0.25f - 2.0f;
+        bf_status_t s = launch(kernel(m, "namedbar_pipeline"), &mem, blocks, 1, 128, 1, 0, 2,
+                               (const void *[]){&din, &dout, &tiles, &scale}, NULL);
+        long bad = -1;
+        for (size_t b = 0; b < blocks && bad < 0; b++) {
+            const float *src = in + b * (size_t)tiles * TILE;
+            const float *dst = out + b * (size_t)tiles * TILE;
+            for (int i = 0; i < tiles && bad < 0; i++)
+                for (int t = 0; t < TILE; t++) {
+                    float want = fmaf(src[i * TILE + t], scale, src[i * TILE + TILE - 1 - t]);
+                    if (i == 0 && t == 0)
+                        want += src[(tiles - 1) * TILE];
+                    if (dst[i * TILE + t] != want) {
+                        bad = (long)(b * (size_t)tiles * TILE) + i * TILE + t;
+                        break;
+                    }
+                }
+        }
+        char name[64];
+        snprintf(name, sizeof(name), "namedbar_pipeline tiles=%d", tiles);
+        CHECK(name, s == BF_OK && bad < 0, "status %s, first bad element %ld", bf_status_name(s), bad);
+        free(in);
+        free(out);
+    }
+    bf_ptx_module_free(m);
+}
+
 static void test_calls(void)
 {
     bf_ptx_module_t *m = load("calls.ptx");
@@ -845,6 +886,7 @@ int main(int argc, char **argv)
     test_concurrent();
     test_matmul();
     test_reduce();
+    test_namedbar();
     test_calls();
     test_mathlib();
     test_errors();
