@@ -334,6 +334,19 @@ def test_posted_error_is_latched_and_returned_once(session):
     assert session.sync() == 0
 
 
+def test_trace_fetch_latches_again_what_the_exit_took(session):
+    # bf-trace's exit (docs/trace.md): its CTX_SYNCHRONIZE takes the latched error, and its first
+    # TRACE_FETCH hands it back, so the program's next synchronisation still gets it.
+    session.post("MEMSET", {"dst": 0x1000, "value": 1, "element_size": 1, "count": 8})
+    assert session.sync() == CUDA_ERROR_INVALID_VALUE
+    reply = session.call("TRACE_FETCH", {"max_spans": 16, "relatch": CUDA_ERROR_INVALID_VALUE})
+    assert (reply.result, reply.fields["count"]) == (0, 0)
+    assert session.sync() == CUDA_ERROR_INVALID_VALUE
+    assert session.sync() == 0
+    assert session.call("TRACE_FETCH", {"max_spans": 16, "relatch": 0}).result == 0
+    assert session.sync() == 0
+
+
 def test_client_heartbeat_is_ignored(session):
     session.post("HEARTBEAT", {"sequence": 1})
     assert nothing_pending(session)
