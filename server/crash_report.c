@@ -16,6 +16,15 @@
 
 #include "bf_log.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+
+void bf_srv_crash_report_install(void)
+{
+    /* AddressSanitizer reports fatal signals itself, with symbolised frames. */
+}
+
+#else
+
 #define FRAMES_MAX 64
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
@@ -39,9 +48,6 @@ static void on_fatal_signal(int signo, siginfo_t *info, void *context)
 
 void bf_srv_crash_report_install(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    return;
-#else
     static char alt_stack[64 << 10];
     void *warm_up[1];
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof(alt_stack)};
@@ -55,5 +61,6 @@ void bf_srv_crash_report_install(void)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
         (void)sigaction(fatal_signals[i], &sa, NULL);
-#endif
 }
+
+#endif

@@ -11,7 +11,8 @@ for variant in plain asan; do
     opts=(-Dwerror=true)
     [ "$variant" = asan ] && opts+=(-Db_sanitize=address,undefined -Db_lundef=false)
     [ -d "$dir" ] || meson setup "$dir" "${opts[@]}" >/dev/null
-    ninja -C "$dir" >/dev/null
+    # Quiet when it builds; the compiler's messages when it does not (ninja prints them on stdout).
+    ninja -C "$dir" >"$dir/ninja-output.log" || { cat "$dir/ninja-output.log"; exit 1; }
     # Leak detection on: the C tests free what they allocate (the CUDA programs, whose runtime keeps
     # its allocations, run with it off in tools/dev/sanitize.sh).
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -21,8 +21,9 @@ asan_dir="${BF_ASAN_BUILD_DIR:-build-ci-asan}"
 plain_dir="${BF_PLAIN_BUILD_DIR:-build-ci-plain}"
 [ -d "$asan_dir" ] || meson setup "$asan_dir" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 [ -d "$plain_dir" ] || meson setup "$plain_dir" -Dwerror=true >/dev/null
-ninja -C "$asan_dir" >/dev/null
-ninja -C "$plain_dir" >/dev/null
+for dir in "$asan_dir" "$plain_dir"; do
+    ninja -C "$dir" >"$dir/ninja-output.log" || { cat "$dir/ninja-output.log"; exit 1; }
+done
 
 BF_BUILD_DIR="$PWD/$plain_dir" "$python" tools/dev/conformance.py --mode asan --asan-build-dir "$asan_dir" \
     --variant static --variant perthread "$@"
