@@ -8,16 +8,23 @@
 #include "bf_config.h"
 #include "bf_log.h"
 
+/* BF_HEARTBEAT_INTERVAL_MS in ns (at least 1 ms). Read once, by bf_srv_heartbeat_start on the main
+ * thread before any thread of ours runs: the HELLO handler calls setenv (BF_EMU_VA_BASE), and a
+ * getenv on another thread at that moment can read the environment block setenv just freed (the
+ * worker crashed that way, in about one session in 300). */
+static _Atomic uint64_t interval_ns_cached;
+
 static uint64_t heartbeat_interval_ns(void)
 {
-    static _Atomic uint64_t cached;
-    uint64_t ns = atomic_load_explicit(&cached, memory_order_relaxed);
+    return atomic_load_explicit(&interval_ns_cached, memory_order_relaxed);
+}
 
-    if (ns == 0) {
-        ns = (uint64_t)bf_config_get_long(BF_CONFIG_HEARTBEAT_INTERVAL_MS) * 1000000u;
-        atomic_store_explicit(&cached, ns, memory_order_relaxed);
-    }
-    return ns;
+static void heartbeat_interval_read(void)
+{
+    long ms = bf_config_get_long(BF_CONFIG_HEARTBEAT_INTERVAL_MS);
+
+    atomic_store_explicit(&interval_ns_cached, (uint64_t)(ms > 0 ? ms : 1) * 1000000u,
+                          memory_order_relaxed);
 }
 
 /* Whether the session is in a busy period at `now`, under busy_lock: ops executing, or the last
@@ -111,15 +118,10 @@ static bf_status_t send_heartbeat(bf_srv_session_t *session, uint64_t interval_n
 static void *heartbeat_main(void *arg)
 {
     bf_srv_session_t *session = arg;
-    uint64_t interval_ms = (uint64_t)bf_config_get_long(BF_CONFIG_HEARTBEAT_INTERVAL_MS);
-    uint64_t interval_ns, last_sent_ns = 0;
+    uint64_t interval_ns = heartbeat_interval_ns(), last_sent_ns = 0;
+    uint64_t interval_ms = interval_ns / 1000000u;
     /* Waking four times per interval bounds the lateness of a heartbeat to a quarter interval. */
-    uint64_t tick_ms;
-
-    if (interval_ms == 0)
-        interval_ms = 1;
-    interval_ns = interval_ms * 1000000ull;
-    tick_ms     = interval_ms >= 4 ? interval_ms / 4 : 1;
+    uint64_t tick_ms = interval_ms >= 4 ? interval_ms / 4 : 1;
 
     pthread_mutex_lock(&session->heartbeat_lock);
     while (!session->heartbeat_stop) {
@@ -153,6 +155,7 @@ bf_status_t bf_srv_heartbeat_start(bf_srv_session_t *session)
     pthread_condattr_t attr;
     int rc;
 
+    heartbeat_interval_read();
     pthread_mutex_init(&session->heartbeat_lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
